@@ -145,7 +145,7 @@ describe("JSON", () => {
   });
   it("validates what it reads", () => {
     const json = JSON.parse(JSON.stringify(datasetToJson(every)));
-    const addIndex = json.nodes.findIndex((n: { kind: string }) => n.kind === "Aggregate" && n.fn === "Exists");
+    const addIndex = json.nodes.findIndex((n: { kind: string; fn?: string }) => n.kind === "Aggregate" && n.fn === "Exists");
     json.nodes[addIndex] = { kind: "Aggregate", fn: "Sum", source: 0 };
     expect(() => datasetFromJson(json)).toThrow(QueryModelError);
     expect(() => datasetFromJson({ format: "enclave-querymodel", version: 99 })).toThrow(/version 99 is not supported/);

@@ -1,0 +1,5 @@
+export { compileDataset, type CompiledQuery, type CompileOptions } from "./compiler.js";
+export { Dialect } from "./dialect.js";
+export { SqlEngine, tablesOf, fromSql, type SqlEngineOptions } from "./engine.js";
+export type { SqlConnection } from "./connection.js";
+export { SqliteDialect, SqliteConnection } from "./sqlite.js";
