@@ -2,7 +2,7 @@
 
 import { type Dataset as QDataset, type DummyDataConfig, QueryModelError, checkPopulation, checkVariableName, isPatientLevel, makeDataset } from "../querymodel/index.js";
 import { EnclaveError } from "./errors.js";
-import { type BoolSeries, type PatientSeries, isSeries, nodeOf, typeName } from "./series.js";
+import { type BoolSeries, type PatientSeries, isSeries, nodeOf, typeName, value } from "./series.js";
 
 const DATASET = Symbol.for("enclave.dataset");
 
@@ -24,8 +24,10 @@ export class Dataset {
   [variable: string]: unknown;
 
   /** Sets who is in the dataset: a bool series with one value per patient. Once only. */
-  definePopulation(condition: BoolSeries<"patient">): void {
+  definePopulation(condition: BoolSeries<"patient"> | boolean): void {
     if (this.#population) throw new EnclaveError("definePopulation(): the population is already defined; define it once");
+    // A boolean literal stands for a constant series (and `true` is then refused by the population rule).
+    if (typeof condition === "boolean") condition = value(condition);
     if (!isSeries(condition) || nodeOf(condition).type !== "bool") {
       throw new EnclaveError(`definePopulation(): expected a bool series, got ${isSeries(condition) ? `a ${typeName(nodeOf(condition).type)} series` : JSON.stringify(condition)}`);
     }

@@ -75,6 +75,15 @@ const FRAME_MEMBERS = new Set([
   "constructor", "toString", "valueOf", "then",
 ]);
 
+// Properties that tools probe for (promises, JSON, inspection) and that must stay undefined.
+const IGNORED_PROPS = new Set(["then", "toJSON", "asymmetricMatch", "nodeType", "$$typeof", "@@__IMMUTABLE_ITERABLE__@@", "@@__IMMUTABLE_RECORD__@@", "_isMockFunction", "constructor"]);
+
+function frameName(node: QFrame): string {
+  let f: QFrame = node;
+  while (f.kind === "Filter" || f.kind === "Sort" || f.kind === "PickOneRowPerPatient") f = f.source;
+  return f.kind === "InlinePatientTable" ? "the inline table" : `table ${f.name}`;
+}
+
 export abstract class BaseFrame {
   /** @internal */ readonly [FRAME]: QFrame;
   /** @internal */ readonly columnNames: ColumnNames;
@@ -93,6 +102,16 @@ export abstract class BaseFrame {
       });
     }
     void dim;
+    // A misspelt column is an error that names it, not `undefined`.
+    return new Proxy(this, {
+      get(target, prop, receiver) {
+        if (typeof prop === "string" && !(prop in target) && !IGNORED_PROPS.has(prop)) {
+          const cols = Object.keys(columnNames);
+          throw new EnclaveError(`${frameName(node)} has no column or method ${JSON.stringify(prop)}; its columns are ${cols.join(", ")}`);
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
   }
 
   /** A frame of the same class over another node (filters keep a table's helpers). */
@@ -135,6 +154,17 @@ export class EventFrameBase extends BaseFrame {
     const node = build("sortBy()", () => Q.sort(this[FRAME] as ManyRowsFrame, nodes));
     return new SortedEventFrameBase(node, this.columnNames) as unknown as SortedEventFrame<TableSchema>;
   }
+}
+
+// Called through `any` on an unsorted frame: say what to do.
+for (const name of ["firstForPatient", "lastForPatient"]) {
+  Object.defineProperty(EventFrameBase.prototype, name, {
+    value() {
+      throw new EnclaveError(`${name}(): the frame is not sorted; call .sortBy(...) first, for example .sortBy(frame.date).${name}()`);
+    },
+    writable: true,
+    configurable: true,
+  });
 }
 
 export class SortedEventFrameBase extends EventFrameBase {

@@ -800,6 +800,29 @@ function shift(method: string, date: QSeries, d: unknown, sign: number): DateSer
   return fn(method, name, date, n);
 }
 
+// Methods a class lacks, reached through `any`: a clear error instead of "is not a function".
+const AVAILABLE_ON: Record<string, string> = {
+  sumForPatient: "int or float", meanForPatient: "int or float", minimumForPatient: "int, float, str, date or code",
+  maximumForPatient: "int, float, str, date or code", countEpisodesForPatient: "date", add: "int, float or date", sub: "int, float or date",
+  mul: "int or float", div: "int or float", floorDiv: "int or float", pow: "int or float", neg: "int or float", abs: "int or float",
+  asFloat: "int or float", lt: "int, float, str or date", le: "int, float, str or date", gt: "int, float, str or date", ge: "int, float, str or date",
+  and: "bool", or: "bool", not: "bool", contains: "str or multi-code", containsAnyOf: "multi-code", toCategory: "code",
+  isBefore: "date", isAfter: "date", isOnOrBefore: "date", isOnOrAfter: "date", isBetweenButNotOn: "date", isOnOrBetween: "date", isDuring: "date",
+  toFirstOfMonth: "date", toFirstOfYear: "date",
+};
+for (const Cls of [BoolSeries, IntSeries, FloatSeries, StrSeries, DateSeries, CodeSeries, MultiCodeSeries]) {
+  for (const [name, types] of Object.entries(AVAILABLE_ON)) {
+    if (name in Cls.prototype) continue;
+    Object.defineProperty(Cls.prototype, name, {
+      value(this: BaseSeries<ScalarType, Dim>) {
+        throw new EnclaveError(`${name}() needs a ${types} series, but this is a ${typeName(this.valueType)} series`);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+}
+
 // ==========================================================================
 // WHEN / THEN, whenNullThen, maximumOf / minimumOf
 // ==========================================================================
@@ -835,7 +858,12 @@ export function buildCase(method: string, branches: { when: QSeries; then: unkno
 }
 
 type Thenable = AnySeries | string | number | boolean | null;
-type SeriesFor<V, D extends Dim> = V extends BoolSeries<infer E>
+/** The type of a `when` chain whose values so far are all null. */
+interface Pending {
+  readonly __pending: true;
+}
+type Resolve<S, V, D extends Dim> = S extends Pending ? SeriesFor<V, D> : S;
+type SeriesFor<V, D extends Dim> = [V] extends [null] ? Pending : V extends BoolSeries<infer E>
   ? BoolSeries<Join<D, E>>
   : V extends NumberSeries<infer E>
     ? NumberSeries<Join<D, E>>
@@ -868,7 +896,9 @@ type SameAs<S> = S extends BoolSeries<Dim>
             ? StrSeries<Dim> | string | null
             : S extends CodeSeries<infer C, Dim>
               ? CodeSeries<C, Dim> | string | null
-              : Thenable;
+              : S extends Pending
+                ? Thenable
+                : Thenable;
 
 /** `when(condition).then(value)`, then more `.when(c).then(v)`, then `.otherwise(v)`. */
 export class When<D extends Dim> {
@@ -883,13 +913,13 @@ export class When<D extends Dim> {
 
 export class CaseExpression<S, D extends Dim> {
   constructor(private readonly branches: { when: QSeries; then: unknown }[]) {}
-  when<D2 extends Dim = "patient">(condition: BoolSeries<D2> | boolean): { then<V extends SameAs<S>>(value: V): CaseExpression<S, Join<D, Join<D2, DimOf<V>>>> } {
+  when<D2 extends Dim = "patient">(condition: BoolSeries<D2> | boolean): { then<V extends SameAs<S>>(value: V): CaseExpression<Resolve<S, V, D>, Join<D, Join<D2, DimOf<V>>>> } {
     const cond = toNode("when()", condition, "bool");
     return { then: (value) => new CaseExpression([...this.branches, { when: cond, then: value }]) };
   }
   /** The value when no condition is true; `otherwise(null)` when there is none. */
-  otherwise<V extends SameAs<S>>(value: V): SeriesWithDim<S, Join<D, DimOf<V>>> {
-    return buildCase("when().otherwise()", this.branches, value) as SeriesWithDim<S, Join<D, DimOf<V>>>;
+  otherwise<V extends SameAs<S>>(value: V): SeriesWithDim<Resolve<S, V, D>, Join<D, DimOf<V>>> {
+    return buildCase("when().otherwise()", this.branches, value) as SeriesWithDim<Resolve<S, V, D>, Join<D, DimOf<V>>>;
   }
 }
 type SeriesWithDim<S, D extends Dim> = S extends BoolSeries<Dim>

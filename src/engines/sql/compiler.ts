@@ -145,7 +145,14 @@ class Compiler {
       }
     }
     this.universe = this.temp("universe");
-    this.setup.push(...this.d.createTempTableAs(this.universe, parts.join("\nUNION\n")));
+    // UNION removes duplicates between tables; DISTINCT within the only one.
+    const select =
+      parts.length === 0
+        ? `SELECT ${this.d.literal(null, "int")} AS patient_id WHERE FALSE`
+        : parts.length === 1
+          ? parts[0]!.replace(/^SELECT /, "SELECT DISTINCT ")
+          : parts.join("\nUNION\n");
+    this.setup.push(...this.d.createTempTableAs(this.universe, select));
   }
 
   // ---- series -----------------------------------------------------------------

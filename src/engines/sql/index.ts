@@ -3,3 +3,5 @@ export { Dialect } from "./dialect.js";
 export { SqlEngine, tablesOf, fromSql, type SqlEngineOptions } from "./engine.js";
 export type { SqlConnection } from "./connection.js";
 export { SqliteDialect, SqliteConnection } from "./sqlite.js";
+export { DuckdbDialect, DuckdbConnection } from "./duckdb.js";
+export { PostgresDialect, PostgresConnection } from "./postgres.js";

@@ -8,8 +8,17 @@ import { EnclaveError } from "../errors.js";
 
 type DateArg = DateSeries<"patient"> | IsoDate | string;
 
-/** Column property → [stored name, type]. */
-export type TableColumns = Readonly<Record<string, readonly [string, ScalarType]>>;
+/** What is known of a column's values (used by dummy data; not enforced on real data). */
+export interface ColumnConstraints {
+  readonly notNull?: true;
+  readonly categories?: readonly (string | number | boolean)[];
+  readonly firstOfMonth?: true;
+  readonly range?: readonly [number, number];
+  readonly unique?: true;
+}
+
+/** Column property → [stored name, type, constraints?]. */
+export type TableColumns = Readonly<Record<string, readonly [string, ScalarType] | readonly [string, ScalarType, ColumnConstraints]>>;
 
 export function storedSchema(cols: TableColumns): Record<string, ScalarType> {
   return Object.fromEntries(Object.values(cols).map(([stored, t]) => [stored, t]));

@@ -1,0 +1,97 @@
+// DuckDB: native DATE and BOOLEAN; GREATEST/LEAST already ignore NULLs.
+
+import { DuckDBDateValue, DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from "@duckdb/node-api";
+import { type ScalarType, parseIsoDate } from "../../querymodel/index.js";
+import { type DatePart, Dialect } from "./dialect.js";
+import type { SqlConnection } from "./connection.js";
+import type { Row, TableSpec } from "../types.js";
+
+export class DuckdbDialect extends Dialect {
+  readonly name = "duckdb";
+  columnType(t: ScalarType): string {
+    return t === "bool" ? "BOOLEAN" : t === "int" ? "BIGINT" : t === "float" ? "DOUBLE" : t === "date" ? "DATE" : "VARCHAR";
+  }
+  datePart(d: string, part: DatePart): string {
+    return `CAST(EXTRACT(${part} FROM ${d}) AS BIGINT)`;
+  }
+  addDays(d: string, n: string): string {
+    return `CAST(${d} + CAST(${n} AS INTEGER) AS DATE)`;
+  }
+  // DuckDB clamps a missing day to the month's last (Jan 31 + 1 month = Feb 29);
+  // the day after that is the 1st of the next month, which is ehrQL's answer.
+  addMonths(d: string, n: string): string {
+    const shifted = `CAST(${d} + to_months(CAST(${n} AS INTEGER)) AS DATE)`;
+    return `(CASE WHEN ${this.datePart(shifted, "DAY")} <> ${this.datePart(d, "DAY")} THEN CAST(${shifted} + 1 AS DATE) ELSE ${shifted} END)`;
+  }
+  diffDays(a: string, b: string): string {
+    return `CAST(${a} - ${b} AS BIGINT)`;
+  }
+  firstOfMonth(d: string): string {
+    return `CAST(date_trunc('month', ${d}) AS DATE)`;
+  }
+  firstOfYear(d: string): string {
+    return `CAST(date_trunc('year', ${d}) AS DATE)`;
+  }
+}
+
+export class DuckdbConnection implements SqlConnection {
+  readonly dialect = new DuckdbDialect();
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  static async open(file = ":memory:", options: { readonly?: boolean } = {}): Promise<DuckdbConnection> {
+    const instance = await DuckDBInstance.create(file, options.readonly ? { access_mode: "READ_ONLY" } : {});
+    return new DuckdbConnection(instance, await instance.connect());
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.conn.run(sql);
+  }
+  async *query(sql: string): AsyncIterable<unknown[][]> {
+    const result = await this.conn.stream(sql);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      yield chunk.getRows().map((r) => r.map((v) => (v instanceof DuckDBDateValue ? v.toString() : v)));
+    }
+  }
+  async tableExists(name: string): Promise<boolean> {
+    const r = await this.conn.runAndReadAll(`SELECT 1 FROM information_schema.tables WHERE table_name = ${this.dialect.stringLiteral(name)}`);
+    return r.getRows().length > 0;
+  }
+  async loadTable(table: TableSpec, rows: readonly Row[]): Promise<void> {
+    const d = this.dialect;
+    const cols = Object.entries(table.schema);
+    await this.conn.run(`CREATE TABLE ${d.quote(table.name)} (patient_id BIGINT, ${cols.map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`).join(", ")})`);
+    const appender = await this.conn.createAppender(table.name);
+    const types = cols.map(([, t]) => t);
+    for (const r of rows) {
+      appender.appendBigInt(BigInt(r[0] as number));
+      types.forEach((t, i) => append(appender, r[i + 1] ?? null, t));
+      appender.endRow();
+    }
+    appender.closeSync();
+  }
+  async close(): Promise<void> {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+function append(a: DuckDBAppender, v: unknown, t: ScalarType): void {
+  if (v === null) return a.appendNull();
+  switch (t) {
+    case "bool":
+      return a.appendBoolean(v as boolean);
+    case "int":
+      return a.appendBigInt(BigInt(v as number));
+    case "float":
+      return a.appendDouble(v as number);
+    case "date":
+      return a.appendDate(new DuckDBDateValue(parseIsoDate(v as string)!));
+    default:
+      return a.appendVarchar(String(v));
+  }
+}
