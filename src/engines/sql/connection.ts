@@ -8,7 +8,18 @@ export interface SqlConnection {
   /** Rows of a query, as arrays, in batches. */
   query(sql: string, batchSize?: number): AsyncIterable<unknown[][]>;
   tableExists(name: string): Promise<boolean>;
-  /** Creates a table and fills it (used for dummy tables). */
-  loadTable(table: TableSpec, rows: readonly Row[]): Promise<void>;
+  /** Creates a stored table with `patient_id` and the spec's columns. */
+  createTable(table: TableSpec): Promise<void>;
+  /** Appends rows (`[patient_id, ...columns in schema order]`) to a table made by createTable. */
+  insertRows(table: TableSpec, rows: readonly Row[]): Promise<void>;
+  /** Indexes and analyses a loaded table, once its rows are in. */
+  finishTable(table: TableSpec): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Creates a table and fills it (dummy tables, tests). */
+export async function loadTable(conn: SqlConnection, table: TableSpec, rows: readonly Row[]): Promise<void> {
+  await conn.createTable(table);
+  await conn.insertRows(table, rows);
+  await conn.finishTable(table);
 }

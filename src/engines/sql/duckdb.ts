@@ -61,18 +61,23 @@ export class DuckdbConnection implements SqlConnection {
     const r = await this.conn.runAndReadAll(`SELECT 1 FROM information_schema.tables WHERE table_name = ${this.dialect.stringLiteral(name)}`);
     return r.getRows().length > 0;
   }
-  async loadTable(table: TableSpec, rows: readonly Row[]): Promise<void> {
+  async createTable(table: TableSpec): Promise<void> {
     const d = this.dialect;
-    const cols = Object.entries(table.schema);
-    await this.conn.run(`CREATE TABLE ${d.quote(table.name)} (patient_id BIGINT, ${cols.map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`).join(", ")})`);
+    const cols = Object.entries(table.schema).map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`);
+    await this.conn.run(`CREATE TABLE ${d.quote(table.name)} (patient_id BIGINT, ${cols.join(", ")})`);
+  }
+  async insertRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
     const appender = await this.conn.createAppender(table.name);
-    const types = cols.map(([, t]) => t);
+    const types = Object.values(table.schema);
     for (const r of rows) {
       appender.appendBigInt(BigInt(r[0] as number));
       types.forEach((t, i) => append(appender, r[i + 1] ?? null, t));
       appender.endRow();
     }
     appender.closeSync();
+  }
+  async finishTable(): Promise<void> {
+    // DuckDB keeps its own statistics; an index would only slow loading.
   }
   async close(): Promise<void> {
     this.conn.closeSync();

@@ -6,7 +6,7 @@ import type { Dataset, Scalar, SeriesType } from "../../querymodel/index.js";
 import { isPatientLevel, walk } from "../../querymodel/index.js";
 import type { Engine, Row, TableReader, TableSpec } from "../types.js";
 import { compileDataset, type CompileOptions, type CompiledQuery } from "./compiler.js";
-import type { SqlConnection } from "./connection.js";
+import { type SqlConnection, loadTable } from "./connection.js";
 
 export interface SqlEngineOptions {
   /** Table files to load into the (fresh) database before running: `--dummy-tables`. */
@@ -66,7 +66,7 @@ export function tablesOf(dataset: Dataset): TableSpec[] {
 }
 
 async function loadTables(conn: SqlConnection, dataset: Dataset, reader: TableReader): Promise<void> {
-  for (const spec of tablesOf(dataset)) await conn.loadTable(spec, await reader.read(spec));
+  for (const spec of tablesOf(dataset)) await loadTable(conn, spec, await reader.read(spec));
 }
 
 /** Converts a value from a driver to the model's representation. */

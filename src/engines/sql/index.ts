@@ -1,7 +1,7 @@
 export { compileDataset, type CompiledQuery, type CompileOptions } from "./compiler.js";
 export { Dialect } from "./dialect.js";
 export { SqlEngine, tablesOf, fromSql, type SqlEngineOptions } from "./engine.js";
-export type { SqlConnection } from "./connection.js";
+export { type SqlConnection, loadTable } from "./connection.js";
 export { SqliteDialect, SqliteConnection } from "./sqlite.js";
 export { DuckdbDialect, DuckdbConnection } from "./duckdb.js";
 export { PostgresDialect, PostgresConnection } from "./postgres.js";

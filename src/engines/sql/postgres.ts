@@ -100,17 +100,22 @@ export class PostgresConnection implements SqlConnection {
     const r = await this.client.query("SELECT to_regclass($1) IS NOT NULL AS present", [this.dialect.quote(name)]);
     return r.rows[0].present === true;
   }
-  async loadTable(table: TableSpec, rows: readonly Row[]): Promise<void> {
+  async createTable(table: TableSpec): Promise<void> {
     const d = this.dialect;
-    const cols = Object.entries(table.schema);
-    await this.client.query(`CREATE TABLE ${d.quote(table.name)} (patient_id BIGINT, ${cols.map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`).join(", ")})`);
-    const width = cols.length + 1;
+    const cols = Object.entries(table.schema).map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`);
+    await this.client.query(`CREATE TABLE ${d.quote(table.name)} (patient_id BIGINT, ${cols.join(", ")})`);
+  }
+  async insertRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
+    const width = Object.keys(table.schema).length + 1;
     const perBatch = Math.max(1, Math.floor(30_000 / width));
     for (let i = 0; i < rows.length; i += perBatch) {
       const batch = rows.slice(i, i + perBatch);
       const values = batch.map((_, j) => `(${Array.from({ length: width }, (_, k) => `$${j * width + k + 1}`).join(", ")})`);
-      await this.client.query(`INSERT INTO ${d.quote(table.name)} VALUES ${values.join(", ")}`, batch.flat() as unknown[]);
+      await this.client.query(`INSERT INTO ${this.dialect.quote(table.name)} VALUES ${values.join(", ")}`, batch.flat() as unknown[]);
     }
+  }
+  async finishTable(table: TableSpec): Promise<void> {
+    const d = this.dialect;
     await this.client.query(`CREATE INDEX ON ${d.quote(table.name)} (patient_id)`);
     await this.client.query(`ANALYZE ${d.quote(table.name)}`);
   }

@@ -91,16 +91,23 @@ export class SqliteConnection implements SqlConnection {
   async tableExists(name: string): Promise<boolean> {
     return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?").get(name) !== undefined;
   }
-  async loadTable(table: TableSpec, rows: readonly Row[]): Promise<void> {
-    const cols: [string, ScalarType | "patient_id"][] = [["patient_id", "patient_id"], ...Object.entries(table.schema)];
+  async createTable(table: TableSpec): Promise<void> {
     const d = this.dialect;
-    this.db.exec(`CREATE TABLE ${d.quote(table.name)} (${cols.map(([c, t]) => `${d.quote(c)} ${t === "patient_id" ? "INTEGER" : d.columnType(t)}`).join(", ")})`);
-    this.db.exec(`CREATE INDEX ${d.quote(`ix_${table.name}_patient_id`)} ON ${d.quote(table.name)} (patient_id)`);
-    const insert = this.db.prepare(`INSERT INTO ${d.quote(table.name)} VALUES (${cols.map(() => "?").join(", ")})`);
-    const types = cols.map(([, t]) => t);
+    const cols = Object.entries(table.schema).map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`);
+    this.db.exec(`CREATE TABLE ${d.quote(table.name)} (patient_id INTEGER, ${cols.join(", ")})`);
+  }
+  async insertRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
+    const d = this.dialect;
+    const types = Object.values(table.schema);
+    const insert = this.db.prepare(`INSERT INTO ${d.quote(table.name)} VALUES (?${", ?".repeat(types.length)})`);
     this.db.transaction(() => {
-      for (const r of rows) insert.run(r.map((v, i) => (types[i] === "bool" && v !== null ? (v ? 1 : 0) : v)));
+      for (const r of rows) insert.run(r.map((v, i) => (i > 0 && types[i - 1] === "bool" && v !== null ? (v ? 1 : 0) : v)));
     })();
+  }
+  async finishTable(table: TableSpec): Promise<void> {
+    const d = this.dialect;
+    this.db.exec(`CREATE INDEX ${d.quote(`ix_${table.name}_patient_id`)} ON ${d.quote(table.name)} (patient_id)`);
+    this.db.exec(`ANALYZE ${d.quote(table.name)}`);
   }
   async close(): Promise<void> {
     this.db.close();
