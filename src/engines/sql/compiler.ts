@@ -159,6 +159,23 @@ class Compiler {
 
   /** SQL for a series in a context. */
   private expr(s: Series, ctx: Ctx): string {
+    // A patient-level result that several parents use is computed once, into a
+    // temporary table, so shared subexpressions never multiply the SQL.
+    if ((s.kind === "Function" || s.kind === "Case") && (this.uses.get(nodeId(s)) ?? 0) > 1 && isPatientLevel(s)) {
+      const known = this.sources.get(nodeId(s));
+      if (known) return `${this.join(known.table, ctx)}.value`;
+      const own: Ctx = { pid: "u.patient_id", row: null, joins: new Map() };
+      const sql = this.exprInline(s, own);
+      if (sql.length <= SHORT_SQL) return this.exprInline(s, ctx);
+      const name = this.temp("var");
+      this.setup.push(...this.d.createTempTableAs(name, `SELECT u.patient_id AS patient_id, ${sql} AS value FROM ${this.d.quote(this.universe)} AS u${joinSql(own)}`));
+      this.sources.set(nodeId(s), { table: name, value: "value" });
+      return `${this.join(name, ctx)}.value`;
+    }
+    return this.exprInline(s, ctx);
+  }
+
+  private exprInline(s: Series, ctx: Ctx): string {
     switch (s.kind) {
       case "Value":
         return this.value(s.value, s.type, ctx);

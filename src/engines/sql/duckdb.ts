@@ -64,7 +64,7 @@ export class DuckdbConnection implements SqlConnection {
   async createTable(table: TableSpec): Promise<void> {
     const d = this.dialect;
     const cols = Object.entries(table.schema).map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`);
-    await this.conn.run(`CREATE TABLE ${d.quote(table.name)} (patient_id BIGINT, ${cols.join(", ")})`);
+    await this.conn.run(`CREATE TABLE ${d.quote(table.name)} (${["patient_id BIGINT", ...cols].join(", ")})`);
   }
   async insertRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
     const appender = await this.conn.createAppender(table.name);

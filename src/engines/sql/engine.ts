@@ -8,7 +8,27 @@ import type { Engine, Row, TableReader, TableSpec } from "../types.js";
 import { compileDataset, type CompileOptions, type CompiledQuery } from "./compiler.js";
 import { type SqlConnection, loadTable } from "./connection.js";
 
+/**
+ * Running against a backend's real data: the project's analysis scope. Deny by
+ * default: without `include_t1oo`, patients with a type 1 opt-out are removed
+ * from the population; without `include_ndoo`, only patients in
+ * `patients_without_ndoo` remain; a table that requires a permission cannot be
+ * read without it.
+ */
+export interface BackendScope {
+  readonly permissions: readonly string[];
+}
+
+export const T1OO_TABLE = "patients_with_type_one_dissent";
+export const NDOO_TABLE = "patients_without_ndoo";
+
+export class PermissionError extends Error {
+  override name = "PermissionError";
+}
+
 export interface SqlEngineOptions {
+  /** Set when the database is a backend's real data: opt-outs and permissions are enforced. */
+  backend?: BackendScope;
   /** Table files to load into the (fresh) database before running: `--dummy-tables`. */
   tables?: TableReader;
   /** Changes to the population (opt-out rules). */
@@ -38,7 +58,8 @@ export class SqlEngine implements Engine {
     const conn = await this.connect();
     try {
       if (this.options.tables) await loadTables(conn, dataset, this.options.tables);
-      const q = compileDataset(conn.dialect, dataset, this.options.compile);
+      const filters = this.options.backend ? await enforceScope(conn, dataset, this.options.backend) : [];
+      const q = compileDataset(conn.dialect, dataset, { ...this.options.compile, populationFilters: [...(this.options.compile?.populationFilters ?? []), ...filters] });
       for (const s of q.setup) await conn.exec(s);
       const types: SeriesType[] = ["int", ...dataset.variables.map((v) => v.series.type)];
       for await (const batch of conn.query(q.select, this.options.batchSize)) {
@@ -85,4 +106,50 @@ export function fromSql(v: unknown, t: SeriesType): Scalar {
     default:
       return String(v);
   }
+}
+
+/** Refuses tables the scope does not grant; returns the opt-out conditions for the population. */
+export async function enforceScope(conn: SqlConnection, dataset: Dataset, scope: BackendScope): Promise<string[]> {
+  checkPermissions(dataset, scope);
+  const granted = new Set(scope.permissions);
+  const q = (s: string) => conn.dialect.quote(s);
+  const filters: string[] = [];
+  for (const [permission, table, keep] of [
+    ["include_t1oo", T1OO_TABLE, false],
+    ["include_ndoo", NDOO_TABLE, true],
+  ] as const) {
+    if (granted.has(permission)) continue;
+    // A backend without the opt-out list cannot show who opted out: never run as if nobody had.
+    if (!(await conn.tableExists(table))) {
+      throw new PermissionError(`the backend has no ${table} table, so opt-outs cannot be applied; refusing to run (the table must exist, even if empty)`);
+    }
+    filters.push(`${keep ? "" : "NOT "}EXISTS (SELECT 1 FROM ${q(table)} AS o WHERE o.patient_id = u.patient_id)`);
+  }
+  return filters;
+}
+
+/** Every table the dataset reads must be within the scope's permissions. */
+export function checkPermissions(dataset: Dataset, scope: BackendScope): void {
+  const granted = new Set(scope.permissions);
+  for (const n of walk([dataset.population, ...dataset.variables.map((v) => v.series)])) {
+    if ((n.kind === "SelectTable" || n.kind === "SelectPatientTable") && n.requiredPermission && !granted.has(n.requiredPermission)) {
+      throw new PermissionError(`table ${n.name} requires the permission ${JSON.stringify(n.requiredPermission)}, which this project does not have`);
+    }
+  }
+}
+
+/** The analysis scope from ENCLAVE_PERMISSIONS: a JSON list of permission names (absent: none). */
+export function scopeFromEnvironment(env: NodeJS.ProcessEnv = process.env): BackendScope {
+  const raw = env.ENCLAVE_PERMISSIONS;
+  if (raw === undefined || raw.trim() === "") return { permissions: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new PermissionError("ENCLAVE_PERMISSIONS must be a JSON list of permission names, such as [\"include_t1oo\"]");
+  }
+  if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === "string")) {
+    throw new PermissionError("ENCLAVE_PERMISSIONS must be a JSON list of permission names, such as [\"include_t1oo\"]");
+  }
+  return { permissions: parsed };
 }

@@ -1,6 +1,18 @@
 export { compileDataset, type CompiledQuery, type CompileOptions } from "./compiler.js";
 export { Dialect } from "./dialect.js";
-export { SqlEngine, tablesOf, fromSql, type SqlEngineOptions } from "./engine.js";
+export {
+  SqlEngine,
+  tablesOf,
+  fromSql,
+  enforceScope,
+  checkPermissions,
+  scopeFromEnvironment,
+  PermissionError,
+  T1OO_TABLE,
+  NDOO_TABLE,
+  type SqlEngineOptions,
+  type BackendScope,
+} from "./engine.js";
 export { type SqlConnection, loadTable } from "./connection.js";
 export { SqliteDialect, SqliteConnection } from "./sqlite.js";
 export { DuckdbDialect, DuckdbConnection } from "./duckdb.js";

@@ -103,7 +103,7 @@ export class PostgresConnection implements SqlConnection {
   async createTable(table: TableSpec): Promise<void> {
     const d = this.dialect;
     const cols = Object.entries(table.schema).map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`);
-    await this.client.query(`CREATE TABLE ${d.quote(table.name)} (patient_id BIGINT, ${cols.join(", ")})`);
+    await this.client.query(`CREATE TABLE ${d.quote(table.name)} (${["patient_id BIGINT", ...cols].join(", ")})`);
   }
   async insertRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
     const width = Object.keys(table.schema).length + 1;

@@ -94,7 +94,7 @@ export class SqliteConnection implements SqlConnection {
   async createTable(table: TableSpec): Promise<void> {
     const d = this.dialect;
     const cols = Object.entries(table.schema).map(([c, t]) => `${d.quote(c)} ${d.columnType(t)}`);
-    this.db.exec(`CREATE TABLE ${d.quote(table.name)} (patient_id INTEGER, ${cols.join(", ")})`);
+    this.db.exec(`CREATE TABLE ${d.quote(table.name)} (${["patient_id INTEGER", ...cols].join(", ")})`);
   }
   async insertRows(table: TableSpec, rows: readonly Row[]): Promise<void> {
     const d = this.dialect;
