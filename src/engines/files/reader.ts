@@ -10,6 +10,7 @@ import type { Scalar } from "../../querymodel/index.js";
 import type { Row, TableReader, TableSpec } from "../types.js";
 import { CellParseError, parseCell } from "./cells.js";
 import { CsvSyntaxError, parseCsv } from "./csv.js";
+import { readParquetTable } from "./columnar.js";
 
 const gunzipAsync = promisify(gunzip);
 
@@ -26,7 +27,7 @@ export class TableFileError extends Error {
   }
 }
 
-/** Reads `<dir>/<table>.csv` or `<dir>/<table>.csv.gz`; a table with no file is empty. */
+/** Reads `<dir>/<table>.csv`, `.csv.gz` or `.parquet`; a table with no file is empty. */
 export class FileTableReader implements TableReader {
   private readonly noted = new Set<string>();
 
@@ -35,9 +36,14 @@ export class FileTableReader implements TableReader {
   async read(table: TableSpec): Promise<Row[]> {
     const plain = join(this.dir, `${table.name}.csv`);
     const gzipped = `${plain}.gz`;
-    const [hasPlain, hasGzipped] = await Promise.all([exists(plain), exists(gzipped)]);
-    if (hasPlain && hasGzipped) {
-      throw new TableFileError(plain, undefined, undefined, `both ${plain} and ${gzipped} exist for table ${table.name}; keep only one`);
+    const parquet = join(this.dir, `${table.name}.parquet`);
+    const [hasPlain, hasGzipped, hasParquet] = await Promise.all([exists(plain), exists(gzipped), exists(parquet)]);
+    const found = [hasPlain && plain, hasGzipped && gzipped, hasParquet && parquet].filter(Boolean);
+    if (found.length > 1) {
+      throw new TableFileError(found[0] as string, undefined, undefined, `${found.length === 2 ? "both " : ""}${found.join(" and ")} exist for table ${table.name}; keep only one`);
+    }
+    if (hasParquet) {
+      return readParquetTable(parquet, table, (row, column, problem) => new TableFileError(parquet, row, column, problem));
     }
     if (!hasPlain && !hasGzipped) {
       // Dummy tables often leave out tables a definition does not need data from.

@@ -12,10 +12,13 @@ import { createGzip } from "node:zlib";
 import type { Row } from "../types.js";
 import { formatCell } from "./cells.js";
 import { csvLine } from "./csv.js";
+import { writeArrow, writeParquet } from "./columnar.js";
 
 const FORMATS = [
-  { ending: ".csv.gz", gzip: true },
-  { ending: ".csv", gzip: false },
+  { ending: ".csv.gz", kind: "csv", gzip: true },
+  { ending: ".csv", kind: "csv", gzip: false },
+  { ending: ".arrow", kind: "arrow", gzip: false },
+  { ending: ".parquet", kind: "parquet", gzip: false },
 ] as const;
 
 function formatOf(target: string): (typeof FORMATS)[number] {
@@ -27,7 +30,7 @@ function formatOf(target: string): (typeof FORMATS)[number] {
   return format;
 }
 
-/** Writes the dataset as CSV to `target` (`.csv` or `.csv.gz`), or to stdout when `target` is null. */
+/** Writes the dataset to `target` in the format its ending names (`.csv`, `.csv.gz`, `.arrow`, `.parquet`), or as CSV to stdout when `target` is null. */
 export async function writeDataset(
   target: string | null,
   columns: readonly { name: string; type: string }[],
@@ -59,7 +62,9 @@ export async function writeDataset(
   await mkdir(dir, { recursive: true });
   const temporary = join(dir, `.${basename(target)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
   try {
-    if (format.gzip) await pipeline(lines(), createGzip(), createWriteStream(temporary));
+    if (format.kind === "arrow") rows = await writeArrow(temporary, columns, batches);
+    else if (format.kind === "parquet") rows = await writeParquet(temporary, columns, batches);
+    else if (format.gzip) await pipeline(lines(), createGzip(), createWriteStream(temporary));
     else await pipeline(lines(), createWriteStream(temporary));
     await rename(temporary, target);
   } catch (e) {

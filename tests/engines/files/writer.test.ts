@@ -69,8 +69,8 @@ describe("writeDataset", () => {
   });
 
   it("refuses an unsupported ending, listing the supported ones, and writes nothing", async () => {
-    await expect(writeDataset(join(dir, "out.txt"), columns, batchesOf())).rejects.toThrow(/supported endings are \.csv\.gz, \.csv/);
-    await expect(writeDataset(join(dir, "out.arrow"), columns, batchesOf())).rejects.toThrow(/out\.arrow/);
+    await expect(writeDataset(join(dir, "out.txt"), columns, batchesOf())).rejects.toThrow(/supported endings are \.csv\.gz, \.csv, \.arrow, \.parquet/);
+    await expect(writeDataset(join(dir, "out.feather"), columns, batchesOf())).rejects.toThrow(/out\.feather/);
     expect(await readdir(dir)).toEqual([]);
   });
 
