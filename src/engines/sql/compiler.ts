@@ -30,6 +30,7 @@ import {
   elementType,
   isPatientLevel,
   nodeId,
+  tablesRequiredFor,
   walk,
 } from "../../querymodel/index.js";
 import type { Dialect } from "./dialect.js";
@@ -135,6 +136,17 @@ class Compiler {
   private buildUniverse(nodes: Node[]): void {
     const parts: string[] = [];
     const seen = new Set<string>();
+    // When the population needs a row in some table, only that table's patients
+    // can be in it: read one table (a patient-level one if possible), not all.
+    const required = tablesRequiredFor(this.dataset.population);
+    const candidates = nodes.filter((n): n is SelectTable | Extract<Node, { kind: "SelectPatientTable" }> => (n.kind === "SelectTable" || n.kind === "SelectPatientTable") && required.has(n.name));
+    const best = candidates.find((n) => n.kind === "SelectPatientTable") ?? candidates[0];
+    if (best) {
+      this.universe = this.temp("universe");
+      const distinct = best.kind === "SelectPatientTable" ? "" : "DISTINCT ";
+      this.setup.push(...this.d.createTempTableAs(this.universe, `SELECT ${distinct}patient_id FROM ${this.d.quote(best.name)}`));
+      return;
+    }
     for (const n of nodes) {
       if (n.kind === "SelectTable" || n.kind === "SelectPatientTable") {
         if (seen.has(n.name)) continue;
