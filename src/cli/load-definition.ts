@@ -1,0 +1,177 @@
+// Loading a definition safely. The researcher's TypeScript runs in a child
+// process that holds no credentials (an empty environment), with a time and a
+// memory limit; it hands back the query model as JSON over IPC, and this side
+// rebuilds it through the validating constructors, so nothing but checked plain
+// data crosses from researcher code. Meanwhile this process type-checks the
+// definition; the child's result (and what it printed) counts only if that passes.
+//
+// Limits of the isolation, for now: the child runs as the same user, so it can
+// read what that user can (files; /proc/<parent>/environ on Linux) and reach the
+// network. The pipeline's sandbox is what will close those.
+
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Dataset, type DatasetJson, QueryModelError, datasetFromJson } from "../querymodel/index.js";
+import { UserError, displayPath } from "./errors.js";
+import { packageRoot } from "./package-root.js";
+import { typecheckDefinition } from "./typecheck.js";
+
+export interface LoadOptions {
+  /** Values given with `--param name=value`. */
+  params?: Readonly<Record<string, string>>;
+  /** How long the definition may run; 60 s by default. */
+  timeoutMs?: number;
+  /** The child's heap limit, in MB; 1024 by default. */
+  maxMemoryMb?: number;
+}
+
+/** What the parent tells the child (as its one argument, JSON). */
+export interface ChildRequest {
+  file: string;
+  params: Record<string, string>;
+}
+
+/** What the child answers (one IPC message). */
+export type ChildMessage =
+  | { kind: "dataset"; json: DatasetJson }
+  | { kind: "error"; message: string; file?: string; line?: number; column?: number };
+
+const DEFINITION_EXTENSIONS = [".ts", ".mts"];
+
+/** Type-checks and runs the definition in `file`; returns its validated query model. */
+export async function loadDefinition(file: string, options: LoadOptions = {}): Promise<Dataset> {
+  const absolute = path.resolve(file);
+  checkDefinitionFile(file, absolute);
+  const root = packageRoot();
+  const entry = path.join(root, "dist", "cli", "definition-child.js");
+  if (!fs.existsSync(entry) || !fs.existsSync(path.join(root, "dist", "language", "index.d.ts"))) {
+    throw new UserError(`Enclave is not built (no ${displayPath(entry)}): run \`npm run build\` in ${root}`);
+  }
+
+  const child = startChild(absolute, entry, options);
+  let problems: string[];
+  try {
+    problems = await typecheckDefinition(absolute, root);
+  } catch (e) {
+    child.discard();
+    throw e;
+  }
+  if (problems.length > 0) {
+    child.discard();
+    throw new UserError(problems[0]!, problems.slice(1));
+  }
+  child.release();
+  const json = await child.result;
+  try {
+    return datasetFromJson(json);
+  } catch (e) {
+    if (e instanceof QueryModelError) throw new UserError(`${displayPath(absolute)}: ${e.message}`);
+    throw e;
+  }
+}
+
+function checkDefinitionFile(given: string, absolute: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(absolute);
+  } catch {
+    throw new UserError(`dataset definition ${given} does not exist`);
+  }
+  if (!stat.isFile()) throw new UserError(`dataset definition ${given} is not a file`);
+  if (!DEFINITION_EXTENSIONS.includes(path.extname(absolute))) {
+    throw new UserError(`dataset definition ${given} must be a TypeScript file (${DEFINITION_EXTENSIONS.join(" or ")})`);
+  }
+}
+
+interface RunningChild {
+  /** The query model, or a UserError saying where and why the definition failed. */
+  result: Promise<DatasetJson>;
+  /** From now on, what the definition prints goes to stderr (what it printed so far first). */
+  release(): void;
+  /** Stops the child and forgets what it printed. */
+  discard(): void;
+}
+
+function startChild(file: string, entry: string, options: LoadOptions): RunningChild {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const maxMemoryMb = options.maxMemoryMb ?? 1024;
+  const shown = displayPath(file);
+  const request: ChildRequest = { file, params: { ...options.params } };
+  const register = path.join(path.dirname(entry), "loader", "register.js");
+
+  const child = spawn(
+    process.execPath,
+    [
+      "--enable-source-maps",
+      `--max-old-space-size=${maxMemoryMb}`,
+      "--stack-trace-limit=100",
+      "--import",
+      pathToFileURL(register).href,
+      entry,
+      JSON.stringify(request),
+    ],
+    // No credentials reach researcher code: not one variable of this process's environment.
+    { cwd: path.dirname(file), env: {}, stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "json" },
+  );
+
+  // What the definition prints goes to our stderr, so that stdout stays the dataset's;
+  // it is held back until the type-check has passed. Its end tells whether V8 ran out of memory.
+  let held: Buffer[] | undefined = [];
+  let tail = "";
+  const print = (chunk: Buffer) => (held ? held.push(chunk) : process.stderr.write(chunk));
+  child.stdout!.on("data", print);
+  child.stderr!.on("data", (chunk: Buffer) => {
+    print(chunk);
+    tail = (tail + chunk.toString("utf8")).slice(-4096);
+  });
+
+  const result = new Promise<DatasetJson>((resolve, reject) => {
+    let answer: ChildMessage | undefined;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("message", (m: unknown) => {
+      if (answer === undefined && isChildMessage(m)) answer = m;
+    });
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`could not start the process that runs the definition: ${e.message}`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (answer?.kind === "dataset") return resolve(answer.json);
+      if (answer?.kind === "error") {
+        const where = answer.file === undefined ? shown : `${displayPath(answer.file)}:${answer.line}`;
+        return reject(new UserError(`${where}: ${answer.message}`));
+      }
+      if (timedOut) return reject(new UserError(`${shown}: the definition did not finish within ${timeoutMs / 1000} s`));
+      if (tail.includes("heap out of memory")) return reject(new UserError(`${shown}: the definition ran out of memory (the limit is ${maxMemoryMb} MB)`));
+      // Node exits with 13 when the module's top-level await can never finish.
+      if (code === 13) return reject(new UserError(`${shown}: the definition awaits a promise that never settles`));
+      reject(new UserError(`${shown}: the definition exited (${signal ?? `code ${code}`}) before it produced a dataset`));
+    });
+  });
+  result.catch(() => {}); // Awaited only once the type-check passes; until then a failure is not unhandled.
+
+  return {
+    result,
+    release() {
+      for (const chunk of held ?? []) process.stderr.write(chunk);
+      held = undefined;
+    },
+    discard() {
+      held = [];
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+function isChildMessage(m: unknown): m is ChildMessage {
+  if (typeof m !== "object" || m === null) return false;
+  const k = (m as { kind?: unknown }).kind;
+  return k === "dataset" || (k === "error" && typeof (m as { message?: unknown }).message === "string");
+}
