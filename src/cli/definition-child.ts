@@ -79,6 +79,8 @@ process.on("unhandledRejection", fail);
 
 try {
   setLoadContext({ definitionDir: path.dirname(request.file), params: request.params });
+  // The parent gave an empty environment; a sandbox may still add its own (PWD): drop it all.
+  for (const k of Object.keys(process.env)) delete process.env[k];
   const module = (await import(pathToFileURL(request.file).href)) as Record<string, unknown>;
   const dataset = pickDataset(module);
   reply({ kind: "dataset", json: datasetToJson(dataset.toQueryModel()) });

@@ -5,9 +5,11 @@
 // data crosses from researcher code. Meanwhile this process type-checks the
 // definition; the child's result (and what it printed) counts only if that passes.
 //
-// Limits of the isolation, for now: the child runs as the same user, so it can
-// read what that user can (files; /proc/<parent>/environ on Linux) and reach the
-// network. The pipeline's sandbox is what will close those.
+// Where bubblewrap is available the child also runs in a sandbox: no network,
+// no view of other processes (a child could otherwise read this process's
+// environment in /proc/<pid>/environ), and only Enclave's own files, the
+// definition's folder and the working folder, read-only. When this process
+// holds credentials (a database URL), the sandbox is required.
 
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -17,6 +19,7 @@ import { type Dataset, type DatasetJson, QueryModelError, datasetFromJson } from
 import { UserError, displayPath } from "./errors.js";
 import { packageRoot } from "./package-root.js";
 import { typecheckDefinition } from "./typecheck.js";
+import { sandboxAvailable, sandboxed } from "../pipeline/index.js";
 
 export interface LoadOptions {
   /** Values given with `--param name=value`. */
@@ -25,6 +28,11 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** The child's heap limit, in MB; 1024 by default. */
   maxMemoryMb?: number;
+  /**
+   * "auto" (the default): sandboxed when bubblewrap works here; "required":
+   * refuse to run without it (when credentials are about); "off": never.
+   */
+  sandbox?: "auto" | "required" | "off";
 }
 
 /** What the parent tells the child (as its one argument, JSON). */
@@ -101,17 +109,28 @@ function startChild(file: string, entry: string, options: LoadOptions): RunningC
   const request: ChildRequest = { file, params: { ...options.params } };
   const register = path.join(path.dirname(entry), "loader", "register.js");
 
+  const nodeArgs = [
+    "--enable-source-maps",
+    `--max-old-space-size=${maxMemoryMb}`,
+    "--stack-trace-limit=100",
+    "--import",
+    pathToFileURL(register).href,
+    entry,
+    JSON.stringify(request),
+  ];
+  const mode = options.sandbox ?? "auto";
+  const useSandbox = mode === "required" || (mode === "auto" && sandboxAvailable());
+  if (useSandbox && !sandboxAvailable()) {
+    throw new UserError(
+      "refusing to run the definition: this process holds database credentials, and bubblewrap (bwrap), which keeps researcher code away from them, is not available here (apt-get install bubblewrap)",
+    );
+  }
+  const { command, args } = useSandbox
+    ? sandboxed(process.execPath, nodeArgs, { readOnly: [packageRoot(), path.dirname(file), process.cwd()], cwd: path.dirname(file) })
+    : { command: process.execPath, args: nodeArgs };
   const child = spawn(
-    process.execPath,
-    [
-      "--enable-source-maps",
-      `--max-old-space-size=${maxMemoryMb}`,
-      "--stack-trace-limit=100",
-      "--import",
-      pathToFileURL(register).href,
-      entry,
-      JSON.stringify(request),
-    ],
+    command,
+    args,
     // No credentials reach researcher code: not one variable of this process's environment.
     { cwd: path.dirname(file), env: {}, stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "json" },
   );

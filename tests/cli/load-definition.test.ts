@@ -2,11 +2,13 @@
 // environment), how each kind of mistake in a definition is reported (file and
 // line, never a stack trace), and the limits on the child process.
 
+import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadDefinition } from "../../src/cli/load-definition.js";
 import { datasetFromJson } from "../../src/querymodel/index.js";
 import { DEFINITION, enclave, ensureBuilt, removeStudies, study } from "./helpers.js";
+import { sandboxAvailable } from "../../src/pipeline/index.js";
 
 beforeAll(ensureBuilt, 120_000);
 afterAll(removeStudies);
@@ -15,6 +17,11 @@ afterAll(removeStudies);
 async function dump(source: string, extra: Record<string, string> = {}, env: Record<string, string> = {}) {
   const dir = study({ "def.ts": source, ...extra });
   return enclave(["dump-dataset-definition", "def.ts"], { cwd: dir, env });
+}
+
+async function dumpWith(args: string[], source: string, extra: Record<string, string> = {}, env: Record<string, string> = {}) {
+  const dir = study({ "def.ts": source, ...extra });
+  return enclave(["dump-dataset-definition", "def.ts", ...args], { cwd: dir, env });
 }
 
 const NO_STACK = /^\s+at /m;
@@ -44,6 +51,47 @@ export default dataset;
     );
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+  });
+
+  it.runIf(sandboxAvailable())("runs researcher code in a sandbox: no other process's environment, no network", async () => {
+    const server = net.createServer((c) => c.end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await dumpWith(["--param", `port=${port}`],
+      `
+import { createDataset, getParameter, patientTable } from "enclave";
+// @ts-ignore: no Node types in definitions
+import * as fs from "node:fs";
+// @ts-ignore
+import * as net from "node:net";
+for (const pid of fs.readdirSync("/proc").filter((p: string) => /^\\d+$/.test(p))) {
+  let env = "";
+  try { env = fs.readFileSync("/proc/" + pid + "/environ", "utf8"); } catch { continue; }
+  if (env.includes("hunter2")) throw new Error("read a secret from process " + pid);
+}
+await new Promise<void>((resolve, reject) => {
+  const s = net.connect(Number(getParameter("port")), "127.0.0.1");
+  s.on("connect", () => reject(new Error("reached the network")));
+  s.on("error", () => resolve());
+});
+const people = patientTable("people", { sex: "str" });
+const dataset = createDataset();
+dataset.definePopulation(people.existsForPatient());
+export default dataset;
+`,
+      {},
+      { SECRET_TEST_VALUE: "hunter2" },
+    );
+    server.close();
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("refuses to run without a sandbox when asked to require one", async () => {
+    const dir = study({ "def.ts": DEFINITION });
+    const load = loadDefinition(path.join(dir, "def.ts"), { sandbox: "required" });
+    if (sandboxAvailable()) await expect(load).resolves.toBeDefined();
+    else await expect(load).rejects.toThrow(/bubblewrap/);
   });
 
   it("accepts the export named dataset, and relative imports of other TypeScript files, written as .ts, .js or bare", async () => {

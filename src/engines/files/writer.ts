@@ -40,8 +40,23 @@ export async function writeDataset(
   // One chunk per batch: the pipeline pulls the next batch only once the last
   // one is written, so nothing accumulates in memory.
   async function* lines(): AsyncGenerator<string> {
+    // The header waits for the engine's first answer, so a query that fails
+    // before producing anything leaves nothing on stdout.
+    const it = batches[Symbol.asyncIterator]();
+    const first = await it.next();
     yield csvLine(columns.map((c) => c.name));
-    for await (const batch of batches) {
+    const rest = { [Symbol.asyncIterator]: () => it };
+    for await (const batch of first.done ? [] : [first.value]) {
+      let chunk = "";
+      for (const row of batch) {
+        if (row.length !== columns.length) throw new Error(`writeDataset: a row has ${row.length} values for ${columns.length} columns`);
+        chunk += csvLine(row.map((v, i) => formatCell(v, columns[i]!.type)));
+      }
+      rows += batch.length;
+      yield chunk;
+    }
+    if (first.done) return;
+    for await (const batch of rest) {
       let chunk = "";
       for (const row of batch) {
         if (row.length !== columns.length) throw new Error(`writeDataset: a row has ${row.length} values for ${columns.length} columns`);

@@ -147,6 +147,20 @@ describe("writeDataset", () => {
       }
     }
     await writeDataset(null, columns.slice(0, 2), pulls());
-    expect(events).toEqual(["write 1", "drain", "pull", "write 2", "drain", "pull", "write 2", "drain", "pull", "write 2", "drain"]);
+    // The header waits for the first batch; after that, one batch per drained write.
+    expect(events).toEqual(["pull", "write 1", "drain", "write 2", "drain", "pull", "write 2", "drain", "pull", "write 2", "drain"]);
+  });
+
+  it("writes nothing to stdout when the engine fails before its first batch", async () => {
+    const written: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation(((chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write);
+    async function* failing(): AsyncIterable<Row[]> {
+      throw new Error("bad table file");
+    }
+    await expect(writeDataset(null, columns.slice(0, 2), failing())).rejects.toThrow("bad table file");
+    expect(written).toEqual([]);
   });
 });

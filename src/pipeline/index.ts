@@ -1,0 +1,1 @@
+export { sandboxAvailable, sandboxed, type SandboxSpec } from "./sandbox.js";
