@@ -8,8 +8,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { TableFileError } from "../engines/files/index.js";
+import { PermissionError, SqlExecutionError } from "../engines/sql/index.js";
 import { QueryModelError } from "../querymodel/index.js";
 import { registerDumpDatasetDefinition } from "./dump-dataset-definition.js";
+import { registerDumpDatasetSql } from "./dump-dataset-sql.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { packageRoot } from "./package-root.js";
@@ -24,6 +26,7 @@ export function createProgram(): Command {
   // Commands inherit the settings above, so they are registered after them.
   registerGenerateDataset(program);
   registerDumpDatasetDefinition(program);
+  registerDumpDatasetSql(program);
   return program;
 }
 
@@ -49,7 +52,7 @@ function report(e: unknown): number {
     for (const line of e.lines) process.stderr.write(`error: ${line}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
-  if (e instanceof TableFileError || e instanceof QueryModelError || isSystemError(e)) {
+  if (e instanceof TableFileError || e instanceof QueryModelError || e instanceof PermissionError || e instanceof SqlExecutionError || isSystemError(e)) {
     process.stderr.write(`error: ${e.message}\n`);
     return 1;
   }

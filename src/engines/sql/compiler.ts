@@ -14,6 +14,7 @@
 
 import {
   type Aggregate,
+  applyFunction,
   type Case,
   type Dataset,
   type Frame,
@@ -188,6 +189,11 @@ class Compiler {
   }
 
   private exprInline(s: Series, ctx: Ctx): string {
+    // What does not depend on the patient is worked out here, once, by the reference semantics.
+    if (s.kind === "Function") {
+      const c = constant(s);
+      if (c !== undefined) return this.d.literal(c, s.type as ScalarType);
+    }
     switch (s.kind) {
       case "Value":
         return this.value(s.value, s.type, ctx);
@@ -508,7 +514,9 @@ class Compiler {
       }),
       // Ties on every key are broken by the columns the definition reads from this row.
       ...cols.map((c) => (schema[c] === "str" ? this.d.collate(`r.${this.d.quote(c)}`) : `r.${this.d.quote(c)}`)),
-    ].map((x) => `${x} ${dir}`);
+    ]
+      .filter((x, i, all) => all.indexOf(x) === i) // a sort key that is also a tie-breaker counts once
+      .map((x) => `${x} ${dir}`);
     const where = q.where.length ? `\nWHERE ${q.where.map((c) => `(${c})`).join(" AND ")}` : "";
     const picked = cols.map((c) => `r.${this.d.quote(c)} AS ${this.d.quote(c)}`);
     const inner =
@@ -540,6 +548,19 @@ class Compiler {
     }
     return { table: name };
   }
+}
+
+/** The value of a series that does not depend on the patient, if it is one. */
+function constant(s: Series): Scalar | undefined {
+  if (s.kind === "Value") return Array.isArray(s.value) ? undefined : (s.value as Scalar);
+  if (s.kind !== "Function" || s.fn === "In") return undefined;
+  const args: Scalar[] = [];
+  for (const a of s.args) {
+    const v = constant(a);
+    if (v === undefined) return undefined;
+    args.push(v);
+  }
+  return applyFunction(s.fn, args);
 }
 
 function joinSql(ctx: Ctx): string {

@@ -7,6 +7,7 @@ import { isPatientLevel, walk } from "../../querymodel/index.js";
 import type { Engine, Row, TableReader, TableSpec } from "../types.js";
 import { compileDataset, type CompileOptions, type CompiledQuery } from "./compiler.js";
 import { type SqlConnection, loadTable } from "./connection.js";
+import type { Dialect } from "./dialect.js";
 
 /**
  * Running against a backend's real data: the project's analysis scope. Deny by
@@ -24,6 +25,11 @@ export const NDOO_TABLE = "patients_without_ndoo";
 
 export class PermissionError extends Error {
   override name = "PermissionError";
+}
+
+/** The database refused or failed a statement. */
+export class SqlExecutionError extends Error {
+  override name = "SqlExecutionError";
 }
 
 export interface SqlEngineOptions {
@@ -57,7 +63,24 @@ export class SqlEngine implements Engine {
   async *execute(dataset: Dataset): AsyncIterable<Row[]> {
     const conn = await this.connect();
     try {
+      yield* this.run(conn, dataset);
+    } catch (e) {
+      if (e instanceof PermissionError || e instanceof SqlExecutionError) throw e;
+      // The driver's message (never a connection string: those stay with the connection).
+      throw new SqlExecutionError(`the ${this.name} database failed: ${(e as Error).message}`);
+    } finally {
+      await conn.close();
+    }
+  }
+
+  private async *run(conn: SqlConnection, dataset: Dataset): AsyncIterable<Row[]> {
+    {
       if (this.options.tables) await loadTables(conn, dataset, this.options.tables);
+      else {
+        const missing = [];
+        for (const t of tablesOf(dataset)) if (!(await conn.tableExists(t.name))) missing.push(t.name);
+        if (missing.length) throw new SqlExecutionError(`the database has no table ${missing.join(", ")}, which the definition reads`);
+      }
       const filters = this.options.backend ? await enforceScope(conn, dataset, this.options.backend) : [];
       const q = compileDataset(conn.dialect, dataset, { ...this.options.compile, populationFilters: [...(this.options.compile?.populationFilters ?? []), ...filters] });
       for (const s of q.setup) await conn.exec(s);
@@ -66,8 +89,6 @@ export class SqlEngine implements Engine {
         yield batch.map((r) => r.map((v, i) => fromSql(v, types[i]!)));
       }
       for (const s of q.cleanup) await conn.exec(s);
-    } finally {
-      await conn.close();
     }
   }
 }
@@ -108,24 +129,29 @@ export function fromSql(v: unknown, t: SeriesType): Scalar {
   }
 }
 
-/** Refuses tables the scope does not grant; returns the opt-out conditions for the population. */
+/** Refuses tables the scope does not grant and backends without opt-out lists; returns the opt-out conditions. */
 export async function enforceScope(conn: SqlConnection, dataset: Dataset, scope: BackendScope): Promise<string[]> {
   checkPermissions(dataset, scope);
-  const granted = new Set(scope.permissions);
-  const q = (s: string) => conn.dialect.quote(s);
-  const filters: string[] = [];
-  for (const [permission, table, keep] of [
-    ["include_t1oo", T1OO_TABLE, false],
-    ["include_ndoo", NDOO_TABLE, true],
-  ] as const) {
-    if (granted.has(permission)) continue;
+  for (const table of optOutTablesNeeded(scope)) {
     // A backend without the opt-out list cannot show who opted out: never run as if nobody had.
     if (!(await conn.tableExists(table))) {
       throw new PermissionError(`the backend has no ${table} table, so opt-outs cannot be applied; refusing to run (the table must exist, even if empty)`);
     }
-    filters.push(`${keep ? "" : "NOT "}EXISTS (SELECT 1 FROM ${q(table)} AS o WHERE o.patient_id = u.patient_id)`);
   }
-  return filters;
+  return optOutFilters(conn.dialect, scope);
+}
+
+function optOutTablesNeeded(scope: BackendScope): string[] {
+  const granted = new Set(scope.permissions);
+  return [...(granted.has("include_t1oo") ? [] : [T1OO_TABLE]), ...(granted.has("include_ndoo") ? [] : [NDOO_TABLE])];
+}
+
+/** The population conditions that keep opted-out patients out, over the universe alias `u`. */
+export function optOutFilters(dialect: Dialect, scope: BackendScope): string[] {
+  return optOutTablesNeeded(scope).map((table) => {
+    const keep = table === NDOO_TABLE; // the NDOO list names who may be included
+    return `${keep ? "" : "NOT "}EXISTS (SELECT 1 FROM ${dialect.quote(table)} AS o WHERE o.patient_id = u.patient_id)`;
+  });
 }
 
 /** Every table the dataset reads must be within the scope's permissions. */

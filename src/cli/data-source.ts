@@ -1,0 +1,154 @@
+// Where a dataset's rows come from, chosen from the command line: dummy table
+// files (run by any engine, each loading the files itself) or a backend
+// database (`--dsn`, or DATABASE_URL), where opt-outs and permissions apply.
+// A DSN holds credentials: it is never printed, not even in errors.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Option } from "commander";
+import type { Engine, TableReader } from "../engines/types.js";
+import { MemoryEngine } from "../engines/memory/index.js";
+import { FileTableReader } from "../engines/files/index.js";
+import {
+  type BackendScope,
+  DuckdbConnection,
+  PostgresConnection,
+  SqlEngine,
+  type SqlConnection,
+  SqliteConnection,
+  type Dialect,
+  DuckdbDialect,
+  PostgresDialect,
+  SqliteDialect,
+  scopeFromEnvironment,
+} from "../engines/sql/index.js";
+import { UsageError, UserError } from "./errors.js";
+
+export const ENGINES = ["memory", "sqlite", "duckdb", "postgres"] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export interface SourceOptions {
+  engine?: string;
+  dummyTables?: string;
+  dsn?: string;
+}
+
+export function engineOption(): Option {
+  return new Option("--engine <name>", "the engine that runs the query over --dummy-tables (default memory; with --dsn, the database's own)").choices([...ENGINES]);
+}
+export function dummyTablesOption(): Option {
+  return new Option("--dummy-tables <dir>", "a folder of table files, <table>.csv, .csv.gz or .parquet, to run the query over");
+}
+export function dsnOption(): Option {
+  return new Option(
+    "--dsn <url>",
+    "a backend database: sqlite:///path.db, duckdb:///path.duckdb or postgresql://...; also read from DATABASE_URL. Opt-outs and permissions (ENCLAVE_PERMISSIONS) apply",
+  );
+}
+
+export interface DataSource {
+  engine: Engine;
+  /** True when the rows are real data (a backend): credentials are about. */
+  backend: boolean;
+  describe: string;
+}
+
+/** The DSN from --dsn or DATABASE_URL (when no dummy tables were asked for). */
+export function chosenDsn(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (options.dsn !== undefined) return options.dsn;
+  if (options.dummyTables === undefined && env.DATABASE_URL) return env.DATABASE_URL;
+  return undefined;
+}
+
+/** Parses a DSN into an engine name and how to connect; errors never repeat the DSN. */
+export function parseDsn(dsn: string): { engine: Exclude<EngineName, "memory">; connect: (readonly: boolean) => Promise<SqlConnection>; where: string } {
+  const m = /^([a-z]+):\/\/(.*)$/i.exec(dsn);
+  const scheme = m?.[1]?.toLowerCase();
+  if (scheme === "sqlite" || scheme === "duckdb") {
+    // sqlite:///absolute/path.db or sqlite://relative/path.db
+    const rest = m![2]!;
+    const file = rest.startsWith("/") ? rest : path.resolve(rest);
+    if (!fs.existsSync(file)) throw new UserError(`the ${scheme} database in the DSN does not exist (${path.basename(file)})`);
+    return {
+      engine: scheme,
+      where: `${scheme} database ${path.basename(file)}`,
+      connect: async (readonly) => (scheme === "sqlite" ? new SqliteConnection(file, { readonly }) : DuckdbConnection.open(file, { readonly })),
+    };
+  }
+  if (scheme === "postgresql" || scheme === "postgres") {
+    return {
+      engine: "postgres",
+      where: "PostgreSQL database",
+      connect: async () => {
+        try {
+          return await PostgresConnection.open(dsn);
+        } catch (e) {
+          throw new UserError(`could not connect to the PostgreSQL database in the DSN: ${scrub((e as Error).message, dsn)}`);
+        }
+      },
+    };
+  }
+  throw new UsageError("the DSN must start with sqlite://, duckdb://, postgresql:// or postgres:// (the DSN itself is not shown: it may hold a password)");
+}
+
+/** Removes a DSN and its password from a message. */
+export function scrub(message: string, dsn: string): string {
+  let out = message.split(dsn).join("<dsn>");
+  const password = /:\/\/[^:/@]*:([^@]*)@/.exec(dsn)?.[1];
+  if (password) out = out.split(password).join("***");
+  return out;
+}
+
+export function dialectFor(engine: string): Dialect {
+  if (engine === "sqlite") return new SqliteDialect();
+  if (engine === "duckdb") return new DuckdbDialect();
+  if (engine === "postgres") return new PostgresDialect();
+  throw new UsageError(`the ${engine} engine does not use SQL; choose sqlite, duckdb or postgres`);
+}
+
+/** Builds the engine for the options; undefined when neither tables nor a database were given. */
+export function openDataSource(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): DataSource | undefined {
+  const dsn = chosenDsn(options, env);
+  if (dsn !== undefined && options.dummyTables !== undefined) throw new UsageError("give either --dummy-tables or --dsn, not both");
+  if (dsn !== undefined) {
+    const db = parseDsn(dsn);
+    if (options.engine !== undefined && options.engine !== db.engine) {
+      throw new UsageError(`--engine ${options.engine} does not match the DSN, which is a ${db.engine} database`);
+    }
+    const scope: BackendScope = scopeFromEnvironment(env);
+    return { engine: new SqlEngine(db.engine, () => db.connect(true), { backend: scope }), backend: true, describe: db.where };
+  }
+  if (options.dummyTables !== undefined) {
+    const dir = options.dummyTables;
+    if (!isDirectory(dir)) throw new UserError(`--dummy-tables ${dir}: no such folder`);
+    const reader: TableReader = new FileTableReader(dir);
+    const engine = (options.engine ?? "memory") as EngineName;
+    return { engine: tableEngine(engine, reader, env), backend: false, describe: `${engine} engine over ${dir}` };
+  }
+  return undefined;
+}
+
+function tableEngine(engine: EngineName, tables: TableReader, env: NodeJS.ProcessEnv): Engine {
+  switch (engine) {
+    case "memory":
+      return new MemoryEngine(tables);
+    case "sqlite":
+      return new SqlEngine("sqlite", async () => new SqliteConnection(), { tables });
+    case "duckdb":
+      return new SqlEngine("duckdb", () => DuckdbConnection.open(), { tables });
+    case "postgres": {
+      // The tables go into a scratch schema of a server given for the purpose, dropped afterwards.
+      const url = env.ENCLAVE_POSTGRES_URL;
+      if (!url) throw new UserError("--engine postgres with --dummy-tables needs a PostgreSQL server to load them into: set ENCLAVE_POSTGRES_URL");
+      return new SqlEngine("postgres", () => PostgresConnection.open(url, { scratch: true }), { tables });
+    }
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
