@@ -157,10 +157,10 @@ describe("writeDataset", () => {
       written.push(String(chunk));
       return true;
     }) as typeof process.stdout.write);
-    async function* failing(): AsyncIterable<Row[]> {
-      throw new Error("bad table file");
-    }
-    await expect(writeDataset(null, columns.slice(0, 2), failing())).rejects.toThrow("bad table file");
+    const failing: AsyncIterable<Row[]> = {
+      [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error("bad table file")) }),
+    };
+    await expect(writeDataset(null, columns.slice(0, 2), failing)).rejects.toThrow("bad table file");
     expect(written).toEqual([]);
   });
 });
