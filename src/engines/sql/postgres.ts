@@ -64,10 +64,11 @@ export class PostgresConnection implements SqlConnection {
    * Connects. With `scratch`, tables loaded with loadTable go into a new schema
    * of their own that is dropped on close, so dummy tables never touch real ones.
    */
-  static async open(url: string, options: { scratch?: boolean } = {}): Promise<PostgresConnection> {
+  static async open(url: string, options: { scratch?: boolean; schema?: string } = {}): Promise<PostgresConnection> {
     const client = new pg.Client({ connectionString: url, types });
     await client.connect();
     await client.query("SET standard_conforming_strings = on");
+    if (options.schema) await client.query(`SET search_path TO ${new PostgresDialect().quote(options.schema)}`);
     let schema: string | null = null;
     if (options.scratch) {
       schema = `enclave_scratch_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e9).toString(36)}`;

@@ -80,7 +80,7 @@ export const errors: ErrorCase[] = [
   // ---- codes and codelists ----------------------------------------------------------
   { name: "an invalid SNOMED CT code", build: () => p.c1.eq("abc"), message: /abc/ },
   { name: "an invalid code in isIn", build: () => p.c1.isIn(["123456", "12ab"]), message: /12ab/ },
-  { name: "an invalid code in a codelist file", build: () => p.c1.isIn(codelistFromCsv(codelistPath("bad_snomed.csv"), { column: "code" })), message: /12ab/ },
+  { name: "an invalid code in a codelist file, with its file and line", build: () => p.c1.isIn(codelistFromCsv(codelistPath("bad_snomed.csv"), { column: "code" })), message: /bad_snomed\.csv, line 3: .*"12ab" is not a valid SNOMED CT code/ },
   { name: "an invalid CTV3 code", build: () => p.k1.eq("Xa1bcd"), message: /Xa1bcd/ },
   { name: "an invalid ICD-10 code for contains on a multi-code column", build: () => p.m1.contains("e11"), message: /e11/ },
   { name: "an invalid code in containsAnyOf", build: () => p.m1.containsAnyOf(["E11", "11E"]), message: /11E/ },
