@@ -63,3 +63,10 @@ export function compileTimeChecks(): void {
   dataset.addColumn("i", e.where(true).countForPatient());
   dataset.addColumn("j", p.d1.sub(p.d2).months);
 }
+
+// Sorting a core table with helpers keeps its columns' types.
+import { practiceRegistrations as coreRegistrations } from "../../src/language/tables/core.js";
+const sortedRegistrations = coreRegistrations.sortBy(coreRegistrations.startDate).lastForPatient();
+export const practiceId: import("../../src/language/index.js").IntSeries<"patient"> = sortedRegistrations.practicePseudoId;
+// @ts-expect-error: no such column
+void sortedRegistrations.practiceId;

@@ -3,7 +3,7 @@
 
 import { Q, type ScalarType } from "../../querymodel/index.js";
 import { type Columns, type ColumnNames, EventFrameBase, PatientFrameBase, type SortedEventFrame } from "../frames.js";
-import { type BoolSeries, type DateSeries, type Dim, type IntSeries, type IsoDate, type PatientSeries, value } from "../series.js";
+import { type AnySeries, type BoolSeries, type DateSeries, type Dim, type IntSeries, type IsoDate, type PatientSeries, value } from "../series.js";
 import { EnclaveError } from "../errors.js";
 
 type DateArg = DateSeries<"patient"> | IsoDate | string;
@@ -38,8 +38,8 @@ export function defineEventTable<F>(Ctor: new (node: never, cols: ColumnNames) =
 // ---- patients ------------------------------------------------------------
 
 const PATIENTS = {
-  dateOfBirth: ["date_of_birth", "date"],
-  sex: ["sex", "str"],
+  dateOfBirth: ["date_of_birth", "date", { firstOfMonth: true, notNull: true }],
+  sex: ["sex", "str", { categories: ["female", "male", "intersex", "unknown"], notNull: true }],
   dateOfDeath: ["date_of_death", "date"],
 } as const satisfies TableColumns;
 
@@ -75,9 +75,9 @@ export const patients = definePatientTable(PatientsFrame, "patients", PATIENTS) 
 // ---- practice registrations -------------------------------------------------
 
 const REGISTRATIONS = {
-  startDate: ["start_date", "date"],
+  startDate: ["start_date", "date", { notNull: true }],
   endDate: ["end_date", "date"],
-  practicePseudoId: ["practice_pseudo_id", "int"],
+  practicePseudoId: ["practice_pseudo_id", "int", { notNull: true }],
 } as const satisfies TableColumns;
 type RegistrationSchema = { [K in keyof typeof REGISTRATIONS]: (typeof REGISTRATIONS)[K][1] };
 
@@ -103,7 +103,8 @@ export class PracticeRegistrationsFrame extends EventFrameBase {
   }
 }
 
-export type PracticeRegistrations = PracticeRegistrationsFrame & Columns<RegistrationSchema, "event">;
+// `sortBy` listed first, so that sorting keeps the columns' types.
+export type PracticeRegistrations = { sortBy(...keys: AnySeries[]): SortedEventFrame<RegistrationSchema> } & PracticeRegistrationsFrame & Columns<RegistrationSchema, "event">;
 export const practiceRegistrations = defineEventTable(PracticeRegistrationsFrame, "practice_registrations", REGISTRATIONS) as PracticeRegistrations;
 
 // ---- clinical events and medications ----------------------------------------
