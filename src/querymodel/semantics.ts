@@ -33,13 +33,29 @@ export function addMonths(date: string, n: number): Scalar {
 const num = (x: number): number => (x === 0 ? 0 : x);
 
 // Compare two non-NULL values of one type: numbers numerically, strings (dates,
-// codes) by code unit, booleans false < true.
+// codes) by Unicode code point (as Python does, and as databases comparing UTF-8
+// bytes do), booleans false < true.
 export function compareValues(a: Scalar, b: Scalar): number {
   if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === "boolean" && typeof b === "boolean") return Number(a) - Number(b);
-  const sa = String(a), sb = String(b);
-  return sa < sb ? -1 : sa > sb ? 1 : 0;
+  return compareCodePoints(String(a), String(b));
 }
+
+/**
+ * JavaScript's `<` orders strings by UTF-16 code unit, which puts a character
+ * beyond U+FFFF (a surrogate pair, D800–DFFF) before U+E000–U+FFFF. Moving the
+ * surrogates above that range at the first difference gives code point order.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x !== y) return fixup(x) < fixup(y) ? -1 : 1;
+  }
+  return a.length < b.length ? -1 : 1;
+}
+const fixup = (c: number): number => (c >= 0xd800 && c <= 0xdfff ? c + 0x2000 : c >= 0xe000 ? c - 0x800 : c);
 
 // NULL in, NULL out: the rule for every function except the logical ones,
 // IsNull, In and the horizontal aggregations.

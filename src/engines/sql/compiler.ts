@@ -30,6 +30,7 @@ import {
   domainOf,
   elementType,
   isPatientLevel,
+  isStringLikeType,
   nodeId,
   tablesRequiredFor,
   walk,
@@ -302,7 +303,7 @@ class Compiler {
     if (f.fn === "In") return this.inSet(f, ctx);
     const a = f.args.map((x) => this.expr(x, ctx));
     const t = f.args[0]!.type;
-    const str = (x: string) => (t === "str" || t !== "int" && t !== "float" && t !== "date" && t !== "bool" ? d.collate(x) : x);
+    const str = (x: string) => (isStringLikeType(t) ? d.collate(x) : x);
     const zero = (x: string) => `NULLIF(${x}, ${f.args[1]!.type === "float" ? d.floatLiteral(0) : d.intLiteral(0)})`;
     switch (f.fn) {
       case "EQ":
@@ -382,9 +383,9 @@ class Compiler {
           return `((${ey} - ${sy}) - (CASE WHEN ${em} < ${sm} OR (${em} = ${sm} AND ${ed} < ${sd}) THEN 1 ELSE 0 END))`;
         });
       case "MinimumOf":
-        return d.least(t === "str" ? a.map(str) : a);
+        return d.least(a.map(str));
       case "MaximumOf":
-        return d.greatest(t === "str" ? a.map(str) : a);
+        return d.greatest(a.map(str));
     }
   }
 
@@ -478,10 +479,10 @@ class Compiler {
         select = `SELECT r.patient_id AS patient_id, AVG(${this.d.castToFloat(v)}) AS value ${from}${where()} ${group}`;
         break;
       case "Min":
-        select = `SELECT r.patient_id AS patient_id, MIN(${a.type === "str" ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
+        select = `SELECT r.patient_id AS patient_id, MIN(${isStringLikeType(a.type) ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
         break;
       case "Max":
-        select = `SELECT r.patient_id AS patient_id, MAX(${a.type === "str" ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
+        select = `SELECT r.patient_id AS patient_id, MAX(${isStringLikeType(a.type) ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
         break;
       case "CombineAsSet":
         select = `SELECT DISTINCT r.patient_id AS patient_id, ${v} AS value ${from}${where([`${v} IS NOT NULL`])}`;
@@ -510,10 +511,10 @@ class Compiler {
     const order = [
       ...q.sortKeys.map((k) => {
         const x = this.expr(k, q.ctx);
-        return k.type === "str" ? this.d.collate(x) : x;
+        return isStringLikeType(k.type) ? this.d.collate(x) : x;
       }),
       // Ties on every key are broken by the columns the definition reads from this row.
-      ...cols.map((c) => (schema[c] === "str" ? this.d.collate(`r.${this.d.quote(c)}`) : `r.${this.d.quote(c)}`)),
+      ...cols.map((c) => (isStringLikeType(schema[c]!) ? this.d.collate(`r.${this.d.quote(c)}`) : `r.${this.d.quote(c)}`)),
     ]
       .filter((x, i, all) => all.indexOf(x) === i) // a sort key that is also a tie-breaker counts once
       .map((x) => `${x} ${dir}`);

@@ -1,7 +1,7 @@
 // str series: comparisons are case-sensitive and by character; contains
 // treats `%` and `_` as plain characters.
 
-import { value } from "../../../src/language/index.js";
+import { maximumOf, value } from "../../../src/language/index.js";
 import { type SpecCase, e, p } from "../harness.js";
 
 export const cases: SpecCase[] = [
@@ -106,5 +106,17 @@ export const cases: SpecCase[] = [
     tables: { p: "patient | s1\n1 | a b\n2 | ab" },
     series: () => p.s1.contains(" "),
     expected: { 1: true, 2: false },
+  },
+  {
+    name: "strings order by code point, so a character beyond U+FFFF sorts after U+FF5A",
+    tables: { p: "patient | s1\n1 | \uff5a\n2 | \u{1F600}" },
+    series: () => p.s1.lt("\u{1F600}"),
+    expected: { 1: true, 2: false },
+  },
+  {
+    name: "maximumOf follows code point order",
+    tables: { p: "patient | s1\n1 | \uff5a" },
+    series: () => maximumOf(p.s1, "\u{1F600}"),
+    expected: { 1: "\u{1F600}" },
   },
 ];
