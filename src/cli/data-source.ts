@@ -61,18 +61,18 @@ export function chosenDsn(options: SourceOptions, env: NodeJS.ProcessEnv = proce
 }
 
 /** Parses a DSN into an engine name and how to connect; errors never repeat the DSN. */
-export function parseDsn(dsn: string): { engine: Exclude<EngineName, "memory">; connect: (readonly: boolean) => Promise<SqlConnection>; where: string } {
+export function parseDsn(dsn: string, options: { create?: boolean } = {}): { engine: Exclude<EngineName, "memory">; connect: (readonly: boolean) => Promise<SqlConnection>; where: string } {
   const m = /^([a-z]+):\/\/(.*)$/i.exec(dsn);
   const scheme = m?.[1]?.toLowerCase();
   if (scheme === "sqlite" || scheme === "duckdb") {
     // sqlite:///absolute/path.db or sqlite://relative/path.db
     const rest = m![2]!;
     const file = rest.startsWith("/") ? rest : path.resolve(rest);
-    if (!fs.existsSync(file)) throw new UserError(`the ${scheme} database in the DSN does not exist (${path.basename(file)})`);
+    if (!options.create && !fs.existsSync(file)) throw new UserError(`the ${scheme} database in the DSN does not exist (${path.basename(file)})`);
     return {
       engine: scheme,
       where: `${scheme} database ${path.basename(file)}`,
-      connect: async (readonly) => (scheme === "sqlite" ? new SqliteConnection(file, { readonly }) : DuckdbConnection.open(file, { readonly })),
+      connect: async (readonly) => (scheme === "sqlite" ? new SqliteConnection(file, { readonly, create: options.create }) : DuckdbConnection.open(file, { readonly })),
     };
   }
   if (scheme === "postgresql" || scheme === "postgres") {

@@ -9,9 +9,11 @@ import * as path from "node:path";
 import { Command, CommanderError } from "commander";
 import { TableFileError } from "../engines/files/index.js";
 import { PermissionError, SqlExecutionError } from "../engines/sql/index.js";
+import { SynthError } from "../synth/index.js";
 import { QueryModelError } from "../querymodel/index.js";
 import { registerDumpDatasetDefinition } from "./dump-dataset-definition.js";
 import { registerDumpDatasetSql } from "./dump-dataset-sql.js";
+import { registerSynth } from "./synth.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { packageRoot } from "./package-root.js";
@@ -27,6 +29,7 @@ export function createProgram(): Command {
   registerGenerateDataset(program);
   registerDumpDatasetDefinition(program);
   registerDumpDatasetSql(program);
+  registerSynth(program);
   return program;
 }
 
@@ -52,7 +55,7 @@ function report(e: unknown): number {
     for (const line of e.lines) process.stderr.write(`error: ${line}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
-  if (e instanceof TableFileError || e instanceof QueryModelError || e instanceof PermissionError || e instanceof SqlExecutionError || isSystemError(e)) {
+  if (e instanceof TableFileError || e instanceof QueryModelError || e instanceof PermissionError || e instanceof SqlExecutionError || e instanceof SynthError || isSystemError(e)) {
     process.stderr.write(`error: ${e.message}\n`);
     return 1;
   }

@@ -117,4 +117,28 @@ describe.concurrent("engines and data sources", { timeout: 90_000 }, () => {
     const plain = await enclave(["dump-dataset-sql", "def.ts", "--engine", "sqlite"], { cwd: dir });
     expect(plain.stdout).not.toMatch(/patients_with_type_one_dissent/);
   });
+
+  it("writes a synthetic backend that a real definition runs on, and refuses bad arguments", async () => {
+    const dir = study({
+      "def.ts": `import { createDataset } from "enclave";
+import { patients, practiceRegistrations } from "enclave/tables/core";
+const dataset = createDataset();
+dataset.definePopulation(practiceRegistrations.existsForPatientOn("2024-01-01").and(patients.ageOn("2024-01-01").ge(18)));
+dataset.addColumn("age", patients.ageOn("2024-01-01"));
+export default dataset;
+`,
+    });
+    const made = await enclave(["synth", "--patients", "300", "--seed", "4", "--dsn", "duckdb://backend.duckdb", "--tables", "core"], { cwd: dir });
+    expect(made.code).toBe(0);
+    expect(made.stderr).toMatch(/wrote \d+ tables, \d+ rows/);
+    const r = await enclave(["generate-dataset", "def.ts", "--dsn", "duckdb://backend.duckdb"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const ages = r.stdout.trim().split("\n").slice(1).map((l) => Number(l.split(",")[1]));
+    expect(ages.length).toBeGreaterThan(100);
+    expect(ages.every((a) => a >= 18 && a <= 110)).toBe(true);
+    const neither = await enclave(["synth", "--patients", "10"], { cwd: dir });
+    expect([neither.code, neither.stderr]).toEqual([2, "error: give one of --output DIR or --dsn URL\n"]);
+    const bad = await enclave(["synth", "--patients", "-3", "--output", "x"], { cwd: dir });
+    expect(bad.code).toBe(2);
+  });
 });

@@ -70,8 +70,8 @@ export class SqliteDialect extends Dialect {
 export class SqliteConnection implements SqlConnection {
   readonly dialect = new SqliteDialect();
   private readonly db: Database.Database;
-  constructor(file = ":memory:", options: { readonly?: boolean } = {}) {
-    this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: file !== ":memory:" });
+  constructor(file = ":memory:", options: { readonly?: boolean; create?: boolean } = {}) {
+    this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: file !== ":memory:" && !options.create });
   }
   async exec(sql: string): Promise<void> {
     this.db.exec(sql);
