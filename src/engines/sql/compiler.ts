@@ -33,6 +33,7 @@ import {
   isStringLikeType,
   nodeId,
   tablesRequiredFor,
+  children,
   walk,
 } from "../../querymodel/index.js";
 import type { Dialect } from "./dialect.js";
@@ -110,7 +111,7 @@ class Compiler {
         if (!this.pickColumns.has(id)) this.pickColumns.set(id, new Set());
         this.pickColumns.get(id)!.add(n.name);
       }
-      for (const c of childNodes(n)) this.uses.set(nodeId(c), (this.uses.get(nodeId(c)) ?? 0) + 1);
+      for (const c of children(n)) this.uses.set(nodeId(c), (this.uses.get(nodeId(c)) ?? 0) + 1);
     }
     const tables = new Map<string, string>();
     for (const n of nodes) if (n.kind === "SelectTable" || n.kind === "SelectPatientTable") tables.set(n.name, n.name);
@@ -591,28 +592,9 @@ export function domainFrame(s: Series): ManyRowsFrame {
       return;
     }
     if (n.kind === "Aggregate" || isPatientLevel(n)) return;
-    childNodes(n).forEach(visit);
+    children(n).forEach(visit);
   };
   visit(s);
   if (!best) throw new Error("internal: an aggregation of a series with no many-rows column");
   return best;
-}
-
-function childNodes(n: Node): Node[] {
-  switch (n.kind) {
-    case "Filter":
-      return [n.source, n.condition];
-    case "Sort":
-      return [n.source, ...n.sortBy];
-    case "PickOneRowPerPatient":
-    case "SelectColumn":
-    case "Aggregate":
-      return [n.source];
-    case "Function":
-      return [...n.args];
-    case "Case":
-      return [...n.cases.flatMap((c) => [c.when, ...(c.then ? [c.then] : [])]), ...(n.otherwise ? [n.otherwise] : [])];
-    default:
-      return [];
-  }
 }

@@ -83,13 +83,36 @@ export abstract class Dialect {
   collate(x: string): string {
     return x;
   }
-  abstract datePart(d: string, part: DatePart): string;
-  abstract addDays(d: string, n: string): string;
-  /** Adds months; the result keeps the day of the month, or rolls forward to the 1st of the next month. */
-  abstract addMonths(d: string, n: string): string;
-  abstract diffDays(a: string, b: string): string;
-  abstract firstOfMonth(d: string): string;
-  abstract firstOfYear(d: string): string;
+  // Dates: the defaults suit databases with a native DATE type (DuckDB, PostgreSQL).
+  datePart(d: string, part: DatePart): string {
+    return `CAST(EXTRACT(${part} FROM ${d}) AS BIGINT)`;
+  }
+  addDays(d: string, n: string): string {
+    return `CAST(${d} + CAST(${n} AS INTEGER) AS DATE)`;
+  }
+  /** The database's own month arithmetic, which clamps a missing day to the month's last. */
+  addMonthsClamped(d: string, n: string): string {
+    void d, n;
+    throw new Error(`${this.name}: the dialect does not say how to add months (addMonthsClamped)`);
+  }
+  /**
+   * Adds months; the result keeps the day of the month, or rolls forward to the
+   * 1st of the next month. Clamped to the month's last day (Jan 31 + 1 month =
+   * Feb 29), the day after is ehrQL's answer (Mar 1).
+   */
+  addMonths(d: string, n: string): string {
+    const shifted = this.addMonthsClamped(d, n);
+    return `(CASE WHEN ${this.datePart(shifted, "DAY")} <> ${this.datePart(d, "DAY")} THEN CAST(${shifted} + 1 AS DATE) ELSE ${shifted} END)`;
+  }
+  diffDays(a: string, b: string): string {
+    return `CAST(${a} - ${b} AS BIGINT)`;
+  }
+  firstOfMonth(d: string): string {
+    return `CAST(date_trunc('month', ${d}) AS DATE)`;
+  }
+  firstOfYear(d: string): string {
+    return `CAST(date_trunc('year', ${d}) AS DATE)`;
+  }
 
   // ---- statements ----
 

@@ -2,7 +2,7 @@
 
 import { DuckDBDateValue, DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from "@duckdb/node-api";
 import { type ScalarType, parseIsoDate } from "../../querymodel/index.js";
-import { type DatePart, Dialect } from "./dialect.js";
+import { Dialect } from "./dialect.js";
 import type { SqlConnection } from "./connection.js";
 import type { Row, TableSpec } from "../types.js";
 
@@ -11,26 +11,8 @@ export class DuckdbDialect extends Dialect {
   columnType(t: ScalarType): string {
     return t === "bool" ? "BOOLEAN" : t === "int" ? "BIGINT" : t === "float" ? "DOUBLE" : t === "date" ? "DATE" : "VARCHAR";
   }
-  datePart(d: string, part: DatePart): string {
-    return `CAST(EXTRACT(${part} FROM ${d}) AS BIGINT)`;
-  }
-  addDays(d: string, n: string): string {
-    return `CAST(${d} + CAST(${n} AS INTEGER) AS DATE)`;
-  }
-  // DuckDB clamps a missing day to the month's last (Jan 31 + 1 month = Feb 29);
-  // the day after that is the 1st of the next month, which is ehrQL's answer.
-  addMonths(d: string, n: string): string {
-    const shifted = `CAST(${d} + to_months(CAST(${n} AS INTEGER)) AS DATE)`;
-    return `(CASE WHEN ${this.datePart(shifted, "DAY")} <> ${this.datePart(d, "DAY")} THEN CAST(${shifted} + 1 AS DATE) ELSE ${shifted} END)`;
-  }
-  diffDays(a: string, b: string): string {
-    return `CAST(${a} - ${b} AS BIGINT)`;
-  }
-  firstOfMonth(d: string): string {
-    return `CAST(date_trunc('month', ${d}) AS DATE)`;
-  }
-  firstOfYear(d: string): string {
-    return `CAST(date_trunc('year', ${d}) AS DATE)`;
+  override addMonthsClamped(d: string, n: string): string {
+    return `CAST(${d} + to_months(CAST(${n} AS INTEGER)) AS DATE)`;
   }
 }
 

@@ -3,7 +3,7 @@
 
 import pg from "pg";
 import type { ScalarType } from "../../querymodel/index.js";
-import { type DatePart, Dialect } from "./dialect.js";
+import { Dialect } from "./dialect.js";
 import type { SqlConnection } from "./connection.js";
 import type { Row, TableSpec } from "../types.js";
 
@@ -18,25 +18,8 @@ export class PostgresDialect extends Dialect {
   override collate(x: string): string {
     return `(${x} COLLATE "C")`;
   }
-  datePart(d: string, part: DatePart): string {
-    return `CAST(EXTRACT(${part} FROM ${d}) AS BIGINT)`;
-  }
-  addDays(d: string, n: string): string {
-    return `CAST(${d} + CAST(${n} AS INTEGER) AS DATE)`;
-  }
-  // PostgreSQL clamps a missing day to the month's last; the day after is ehrQL's answer.
-  addMonths(d: string, n: string): string {
-    const shifted = `CAST(${d} + make_interval(months => CAST(${n} AS INTEGER)) AS DATE)`;
-    return `(CASE WHEN ${this.datePart(shifted, "DAY")} <> ${this.datePart(d, "DAY")} THEN CAST(${shifted} + 1 AS DATE) ELSE ${shifted} END)`;
-  }
-  diffDays(a: string, b: string): string {
-    return `CAST(${a} - ${b} AS BIGINT)`;
-  }
-  firstOfMonth(d: string): string {
-    return `CAST(date_trunc('month', ${d}) AS DATE)`;
-  }
-  firstOfYear(d: string): string {
-    return `CAST(date_trunc('year', ${d}) AS DATE)`;
+  override addMonthsClamped(d: string, n: string): string {
+    return `CAST(${d} + make_interval(months => CAST(${n} AS INTEGER)) AS DATE)`;
   }
   // Fresh statistics let the planner join the temporary tables well.
   override createTempTableAs(name: string, select: string): string[] {

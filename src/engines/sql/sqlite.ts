@@ -44,25 +44,25 @@ export class SqliteDialect extends Dialect {
   override least(args: string[]): string {
     return `(SELECT MIN(v) FROM (${args.map((a) => `SELECT ${a} AS v`).join(" UNION ALL ")}))`;
   }
-  datePart(d: string, part: DatePart): string {
+  override datePart(d: string, part: DatePart): string {
     return `CAST(strftime('${part === "YEAR" ? "%Y" : part === "MONTH" ? "%m" : "%d"}', ${d}) AS INTEGER)`;
   }
-  addDays(d: string, n: string): string {
+  override addDays(d: string, n: string): string {
     return `date(${d}, (${n}) || ' days')`;
   }
   // SQLite overflows a missing day into the next month (Jan 31 + 1 month = Mar 2);
   // when the day changed, the first of that month is the ehrQL answer.
-  addMonths(d: string, n: string): string {
+  override addMonths(d: string, n: string): string {
     const shifted = `date(${d}, (${n}) || ' months')`;
     return `(CASE WHEN ${this.datePart(shifted, "DAY")} <> ${this.datePart(d, "DAY")} THEN date(${d}, (${n}) || ' months', 'start of month') ELSE ${shifted} END)`;
   }
-  diffDays(a: string, b: string): string {
+  override diffDays(a: string, b: string): string {
     return `CAST(julianday(${a}) - julianday(${b}) AS INTEGER)`;
   }
-  firstOfMonth(d: string): string {
+  override firstOfMonth(d: string): string {
     return `date(${d}, 'start of month')`;
   }
-  firstOfYear(d: string): string {
+  override firstOfYear(d: string): string {
     return `date(${d}, 'start of year')`;
   }
 }
