@@ -62,7 +62,7 @@ async function backend(engine: string): Promise<string> {
   if (!existsSync(file)) {
     const partial = `${file}.partial`;
     rmSync(partial, { force: true });
-    await build(engine, async () => (engine === "sqlite" ? new SqliteConnection(partial) : DuckdbConnection.open(partial)));
+    await build(engine, async () => (engine === "sqlite" ? new SqliteConnection(partial, { create: true }) : DuckdbConnection.open(partial)));
     renameSync(partial, file);
   }
   return file;

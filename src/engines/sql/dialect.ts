@@ -91,8 +91,7 @@ export abstract class Dialect {
     return `CAST(${d} + CAST(${n} AS INTEGER) AS DATE)`;
   }
   /** The database's own month arithmetic, which clamps a missing day to the month's last. */
-  addMonthsClamped(d: string, n: string): string {
-    void d, n;
+  addMonthsClamped(_d: string, _n: string): string {
     throw new Error(`${this.name}: the dialect does not say how to add months (addMonthsClamped)`);
   }
   /**
