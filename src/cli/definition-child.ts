@@ -9,8 +9,8 @@
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { setLoadContext } from "../language/context.js";
-import { type Dataset, isDataset } from "../language/index.js";
-import { datasetToJson } from "../querymodel/index.js";
+import { type Dataset, type Measures, isDataset, isMeasures } from "../language/index.js";
+import { datasetToJson, measuresToJson } from "../querymodel/index.js";
 import type { ChildMessage, ChildRequest } from "./load-definition.js";
 import { packageRoot } from "./package-root.js";
 
@@ -42,9 +42,24 @@ function pickDataset(module: Record<string, unknown>): Dataset {
   throw new Error(`a dataset definition must export a Dataset (made with createDataset()) as its default export or as "dataset"; ${found}`);
 }
 
-function what(x: unknown): string {
+/** The default export, or the export named `measures`, if it is a Measures. */
+function pickMeasures(module: Record<string, unknown>): Measures {
+  if (isMeasures(module.default)) return module.default;
+  if (isMeasures(module.measures)) return module.measures;
+  const found =
+    "default" in module
+      ? `its default export is ${what(module.default, "Measures")}`
+      : "measures" in module
+        ? `its export "measures" is ${what(module.measures, "Measures")}`
+        : "it exports neither";
+  throw new Error(`a measures definition must export a Measures (made with createMeasures()) as its default export or as "measures"; ${found}`);
+}
+
+function what(x: unknown, wanted = "Dataset"): string {
   if (x === null) return "null";
-  if (typeof x === "object") return `an object (${x.constructor?.name ?? "without a class"}), not a Dataset`;
+  if (isDataset(x)) return `a Dataset, not a ${wanted} (a dataset definition is run with generate-dataset)`;
+  if (isMeasures(x)) return `a Measures, not a ${wanted} (a measures definition is run with generate-measures)`;
+  if (typeof x === "object") return `an object (${x.constructor?.name ?? "without a class"}), not a ${wanted}`;
   return `a ${typeof x}`;
 }
 
@@ -82,8 +97,11 @@ try {
   // The parent gave an empty environment; a sandbox may still add its own (PWD): drop it all.
   for (const k of Object.keys(process.env)) delete process.env[k];
   const module = (await import(pathToFileURL(request.file).href)) as Record<string, unknown>;
-  const dataset = pickDataset(module);
-  reply({ kind: "dataset", json: datasetToJson(dataset.toQueryModel()) });
+  if (request.want === "measures") {
+    reply({ kind: "measures", json: measuresToJson(pickMeasures(module).toQueryModel()) });
+  } else {
+    reply({ kind: "dataset", json: datasetToJson(pickDataset(module).toQueryModel()) });
+  }
 } catch (e) {
   fail(e);
 }

@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Dataset, type DatasetJson, QueryModelError, datasetFromJson } from "../querymodel/index.js";
+import { type Dataset, type DatasetJson, type Measures, type MeasuresJson, QueryModelError, datasetFromJson, measuresFromJson } from "../querymodel/index.js";
 import { UserError, displayPath } from "./errors.js";
 import { packageRoot } from "./package-root.js";
 import { typecheckDefinition } from "./typecheck.js";
@@ -39,26 +39,51 @@ export interface LoadOptions {
 export interface ChildRequest {
   file: string;
   params: Record<string, string>;
+  /** What the definition must export: a Dataset (the default) or a Measures. */
+  want?: DefinitionKind;
 }
+
+export type DefinitionKind = "dataset" | "measures";
 
 /** What the child answers (one IPC message). */
 export type ChildMessage =
   | { kind: "dataset"; json: DatasetJson }
+  | { kind: "measures"; json: MeasuresJson }
   | { kind: "error"; message: string; file?: string; line?: number; column?: number };
 
 const DEFINITION_EXTENSIONS = [".ts", ".mts"];
 
-/** Type-checks and runs the definition in `file`; returns its validated query model. */
+/** Type-checks and runs the dataset definition in `file`; returns its validated query model. */
 export async function loadDefinition(file: string, options: LoadOptions = {}): Promise<Dataset> {
+  const json = (await runDefinition(file, "dataset", options)) as DatasetJson;
+  return fromJson(file, () => datasetFromJson(json));
+}
+
+/** Type-checks and runs the measures definition in `file`; returns its validated query model. */
+export async function loadMeasuresDefinition(file: string, options: LoadOptions = {}): Promise<Measures> {
+  const json = (await runDefinition(file, "measures", options)) as MeasuresJson;
+  return fromJson(file, () => measuresFromJson(json));
+}
+
+function fromJson<T>(file: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof QueryModelError) throw new UserError(`${displayPath(path.resolve(file))}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function runDefinition(file: string, want: DefinitionKind, options: LoadOptions): Promise<DatasetJson | MeasuresJson> {
   const absolute = path.resolve(file);
-  checkDefinitionFile(file, absolute);
+  checkDefinitionFile(file, absolute, want);
   const root = packageRoot();
   const entry = path.join(root, "dist", "cli", "definition-child.js");
   if (!fs.existsSync(entry) || !fs.existsSync(path.join(root, "dist", "language", "index.d.ts"))) {
     throw new UserError(`Enclave is not built (no ${displayPath(entry)}): run \`npm run build\` in ${root}`);
   }
 
-  const child = startChild(absolute, entry, options);
+  const child = startChild(absolute, entry, want, options);
   let problems: string[];
   try {
     problems = await typecheckDefinition(absolute, root);
@@ -71,42 +96,37 @@ export async function loadDefinition(file: string, options: LoadOptions = {}): P
     throw new UserError(problems[0]!, problems.slice(1));
   }
   child.release();
-  const json = await child.result;
-  try {
-    return datasetFromJson(json);
-  } catch (e) {
-    if (e instanceof QueryModelError) throw new UserError(`${displayPath(absolute)}: ${e.message}`);
-    throw e;
-  }
+  return child.result;
 }
 
-function checkDefinitionFile(given: string, absolute: string): void {
+function checkDefinitionFile(given: string, absolute: string, want: DefinitionKind): void {
+  const what = `${want} definition`;
   let stat: fs.Stats;
   try {
     stat = fs.statSync(absolute);
   } catch {
-    throw new UserError(`dataset definition ${given} does not exist`);
+    throw new UserError(`${what} ${given} does not exist`);
   }
-  if (!stat.isFile()) throw new UserError(`dataset definition ${given} is not a file`);
+  if (!stat.isFile()) throw new UserError(`${what} ${given} is not a file`);
   if (!DEFINITION_EXTENSIONS.includes(path.extname(absolute))) {
-    throw new UserError(`dataset definition ${given} must be a TypeScript file (${DEFINITION_EXTENSIONS.join(" or ")})`);
+    throw new UserError(`${what} ${given} must be a TypeScript file (${DEFINITION_EXTENSIONS.join(" or ")})`);
   }
 }
 
 interface RunningChild {
   /** The query model, or a UserError saying where and why the definition failed. */
-  result: Promise<DatasetJson>;
+  result: Promise<DatasetJson | MeasuresJson>;
   /** From now on, what the definition prints goes to stderr (what it printed so far first). */
   release(): void;
   /** Stops the child and forgets what it printed. */
   discard(): void;
 }
 
-function startChild(file: string, entry: string, options: LoadOptions): RunningChild {
+function startChild(file: string, entry: string, want: DefinitionKind, options: LoadOptions): RunningChild {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const maxMemoryMb = options.maxMemoryMb ?? 1024;
   const shown = displayPath(file);
-  const request: ChildRequest = { file, params: { ...options.params } };
+  const request: ChildRequest = { file, params: { ...options.params }, want };
   const register = path.join(path.dirname(entry), "loader", "register.js");
 
   const nodeArgs = [
@@ -146,7 +166,7 @@ function startChild(file: string, entry: string, options: LoadOptions): RunningC
     tail = (tail + chunk.toString("utf8")).slice(-4096);
   });
 
-  const result = new Promise<DatasetJson>((resolve, reject) => {
+  const result = new Promise<DatasetJson | MeasuresJson>((resolve, reject) => {
     let answer: ChildMessage | undefined;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -162,7 +182,7 @@ function startChild(file: string, entry: string, options: LoadOptions): RunningC
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      if (answer?.kind === "dataset") return resolve(answer.json);
+      if (answer?.kind === "dataset" || answer?.kind === "measures") return resolve(answer.json);
       if (answer?.kind === "error") {
         const where = answer.file === undefined ? shown : `${displayPath(answer.file)}:${answer.line}`;
         return reject(new UserError(`${where}: ${answer.message}`));
@@ -171,7 +191,7 @@ function startChild(file: string, entry: string, options: LoadOptions): RunningC
       if (tail.includes("heap out of memory")) return reject(new UserError(`${shown}: the definition ran out of memory (the limit is ${maxMemoryMb} MB)`));
       // Node exits with 13 when the module's top-level await can never finish.
       if (code === 13) return reject(new UserError(`${shown}: the definition awaits a promise that never settles`));
-      reject(new UserError(`${shown}: the definition exited (${signal ?? `code ${code}`}) before it produced a dataset`));
+      reject(new UserError(`${shown}: the definition exited (${signal ?? `code ${code}`}) before it produced ${want === "dataset" ? "a dataset" : "its measures"}`));
     });
   });
   result.catch(() => {}); // Awaited only once the type-check passes; until then a failure is not unhandled.
@@ -192,5 +212,5 @@ function startChild(file: string, entry: string, options: LoadOptions): RunningC
 function isChildMessage(m: unknown): m is ChildMessage {
   if (typeof m !== "object" || m === null) return false;
   const k = (m as { kind?: unknown }).kind;
-  return k === "dataset" || (k === "error" && typeof (m as { message?: unknown }).message === "string");
+  return k === "dataset" || k === "measures" || (k === "error" && typeof (m as { message?: unknown }).message === "string");
 }

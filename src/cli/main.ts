@@ -16,6 +16,8 @@ import { registerDumpDatasetSql } from "./dump-dataset-sql.js";
 import { registerSynth } from "./synth.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
+import { registerGenerateMeasures } from "./generate-measures.js";
+import { MeasuresError } from "../engines/measures.js";
 import { packageRoot } from "./package-root.js";
 
 export function createProgram(): Command {
@@ -27,6 +29,7 @@ export function createProgram(): Command {
     .showHelpAfterError("(add --help for usage)");
   // Commands inherit the settings above, so they are registered after them.
   registerGenerateDataset(program);
+  registerGenerateMeasures(program);
   registerDumpDatasetDefinition(program);
   registerDumpDatasetSql(program);
   registerSynth(program);
@@ -55,7 +58,7 @@ function report(e: unknown): number {
     for (const line of e.lines) process.stderr.write(`error: ${line}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
-  if (e instanceof TableFileError || e instanceof QueryModelError || e instanceof PermissionError || e instanceof SqlExecutionError || e instanceof SynthError || isSystemError(e)) {
+  if (e instanceof TableFileError || e instanceof QueryModelError || e instanceof PermissionError || e instanceof SqlExecutionError || e instanceof SynthError || e instanceof MeasuresError || isSystemError(e)) {
     process.stderr.write(`error: ${e.message}\n`);
     return 1;
   }

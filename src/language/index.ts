@@ -30,3 +30,5 @@ export { codelistFromCsv } from "./codelists.js";
 export { getParameter } from "./parameters.js";
 export { EnclaveError } from "./errors.js";
 export { setLoadContext, loadContext, type LoadContext } from "./context.js";
+export { createMeasures, Measures, isMeasures, INTERVAL, type MeasureOptions, type MeasureCount } from "./measures.js";
+export type { IntervalLike } from "./series.js";

@@ -21,7 +21,7 @@ import { checkPopulation } from "./population.js";
 export const FORMAT = "enclave-querymodel";
 export const VERSION = 1;
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 export interface DatasetJson {
   format: typeof FORMAT;
@@ -30,7 +30,8 @@ export interface DatasetJson {
   dataset: { population: number; variables: { name: string; series: number }[]; dummyData?: Json };
 }
 
-export function datasetToJson(ds: Dataset): DatasetJson {
+/** A node table being written: `ref(node)` gives the node's index, adding it (and its children) once. */
+export function nodeTableWriter(): { nodes: Json[]; ref: (n: Node) => number } {
   const index = new Map<number, number>();
   const nodes: Json[] = [];
   const ref = (n: Node): number => {
@@ -43,16 +44,17 @@ export function datasetToJson(ds: Dataset): DatasetJson {
     index.set(id, i);
     return i;
   };
-  return {
-    format: FORMAT,
-    version: VERSION,
-    nodes,
-    dataset: {
-      population: ref(ds.population),
-      variables: ds.variables.map((v) => ({ name: v.name, series: ref(v.series) })),
-      ...(ds.dummyData ? { dummyData: ds.dummyData as Json } : {}),
-    },
+  return { nodes, ref };
+}
+
+export function datasetToJson(ds: Dataset): DatasetJson {
+  const { nodes, ref } = nodeTableWriter();
+  const dataset = {
+    population: ref(ds.population),
+    variables: ds.variables.map((v) => ({ name: v.name, series: ref(v.series) })),
+    ...(ds.dummyData ? { dummyData: ds.dummyData as Json } : {}),
   };
+  return { format: FORMAT, version: VERSION, nodes, dataset };
 }
 
 function encode(n: Node, ref: (n: Node) => number): Json {
@@ -88,31 +90,42 @@ export function datasetFromJson(doc: unknown): Dataset {
   const d = doc as DatasetJson;
   if (typeof d !== "object" || d === null || d.format !== FORMAT) throw new QueryModelError(`not an ${FORMAT} document`);
   if (d.version !== VERSION) throw new QueryModelError(`${FORMAT} version ${String(d.version)} is not supported (this Enclave reads version ${VERSION})`);
-  if (!Array.isArray(d.nodes)) throw new QueryModelError(`${FORMAT}: "nodes" must be an array`);
-  const built: Node[] = [];
-  const get = (i: unknown, at: number): Node => {
-    if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= (at < 0 ? built.length : at)) {
-      throw new QueryModelError(`${FORMAT}: node ${at} refers to ${JSON.stringify(i)}, which is not an earlier node`);
-    }
-    return built[i]!;
-  };
-  d.nodes.forEach((raw, at) => {
-    try {
-      built.push(decode(raw as Record<string, Json>, (i) => get(i, at)));
-    } catch (e) {
-      if (e instanceof QueryModelError) e.message = `${FORMAT} node ${at}: ${e.message}`;
-      throw e;
-    }
-  });
+  const get = readNodeTable(FORMAT, d.nodes);
   const ds = d.dataset;
   if (typeof ds !== "object" || ds === null || !Array.isArray(ds.variables)) throw new QueryModelError(`${FORMAT}: "dataset" is missing or malformed`);
   const dataset = makeDataset(
-    get(ds.population, -1) as Series,
-    ds.variables.map((v) => ({ name: v.name, series: get(v.series, -1) as Series })),
+    get(ds.population) as Series,
+    ds.variables.map((v) => ({ name: v.name, series: get(v.series) as Series })),
     (ds.dummyData ?? undefined) as Dataset["dummyData"],
   );
   checkPopulation(dataset);
   return dataset;
+}
+
+/**
+ * Rebuilds every node of a node table through its validating constructor; the
+ * result gives the node at an index (a reference from outside the table).
+ */
+export function readNodeTable(format: string, nodes: unknown): (i: unknown) => Node {
+  if (!Array.isArray(nodes)) throw new QueryModelError(`${format}: "nodes" must be an array`);
+  const built: Node[] = [];
+  const get = (i: unknown, at: number): Node => {
+    if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= (at < 0 ? built.length : at)) {
+      throw new QueryModelError(
+        at < 0 ? `${format}: a reference to node ${JSON.stringify(i)}, which does not exist` : `${format}: node ${at} refers to ${JSON.stringify(i)}, which is not an earlier node`,
+      );
+    }
+    return built[i]!;
+  };
+  (nodes as unknown[]).forEach((raw, at) => {
+    try {
+      built.push(decode(raw as Record<string, Json>, (i) => get(i, at)));
+    } catch (e) {
+      if (e instanceof QueryModelError) e.message = `${format} node ${at}: ${e.message}`;
+      throw e;
+    }
+  });
+  return (i) => get(i, -1);
 }
 
 function decode(n: Record<string, Json>, get: (i: Json | undefined) => Node): Node {
