@@ -152,3 +152,26 @@ function isDirectory(dir: string): boolean {
     return false;
   }
 }
+
+export const OUTPUT_FORMATS = [".csv", ".csv.gz", ".arrow", ".parquet"];
+
+export function outputOption(what: string): Option {
+  return new Option("--output <file>", `where to write the ${what} (${OUTPUT_FORMATS.join(", ")}, by the file's ending); default: standard output, as CSV`);
+}
+
+export function checkOutputFormat(output: string | undefined): void {
+  if (output === undefined || OUTPUT_FORMATS.some((f) => output.toLowerCase().endsWith(f))) return;
+  throw new UserError(`--output ${output}: cannot tell the format from the file's ending; use ${OUTPUT_FORMATS.join(", ")}`);
+}
+
+/**
+ * The data source for a command that runs a definition, and how to sandbox the
+ * definition: researcher code never runs unsandboxed beside database credentials.
+ */
+export function requireDataSource(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): { source: DataSource; sandbox: "required" | "auto" } {
+  const source = openDataSource(options, env);
+  if (source === undefined) {
+    throw new UserError("generating dummy data is not implemented yet: pass --dummy-tables DIR (a folder with a file per table) or --dsn URL");
+  }
+  return { source, sandbox: source.backend || env.DATABASE_URL !== undefined ? "required" : "auto" };
+}

@@ -5,12 +5,10 @@ import type { Command } from "commander";
 import { writeDataset } from "../engines/files/index.js";
 import { runMeasures } from "../engines/measures.js";
 import { measuresColumns } from "../querymodel/index.js";
-import { UserError } from "./errors.js";
 import { loadMeasuresDefinition } from "./load-definition.js";
 import { paramOption } from "./options.js";
-import { type SourceOptions, dsnOption, dummyTablesOption, engineOption, openDataSource } from "./data-source.js";
+import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, outputOption, requireDataSource } from "./data-source.js";
 
-const OUTPUT_FORMATS = [".csv", ".csv.gz", ".arrow", ".parquet"];
 
 interface Options extends SourceOptions {
   output?: string;
@@ -24,7 +22,7 @@ export function registerGenerateMeasures(program: Command): void {
       "Run a measures definition and write its measures: measure, interval_start, interval_end, ratio, numerator, denominator, then one column per group-by name.",
     )
     .argument("<definition>", "the measures definition, a TypeScript file")
-    .option("--output <file>", `where to write the measures (${OUTPUT_FORMATS.join(", ")}, by the file's ending); default: standard output, as CSV`)
+    .addOption(outputOption("measures"))
     .addOption(dummyTablesOption())
     .addOption(engineOption())
     .addOption(dsnOption())
@@ -39,20 +37,9 @@ export function registerGenerateMeasures(program: Command): void {
 }
 
 async function generateMeasures(definition: string, options: Options): Promise<void> {
-  if (options.output !== undefined) checkOutputFormat(options.output);
-  const source = openDataSource(options);
-  if (source === undefined) {
-    throw new UserError("generating dummy data is not implemented yet: pass --dummy-tables DIR (a folder with a file per table) or --dsn URL");
-  }
-  // Researcher code never runs unsandboxed beside database credentials.
-  const credentials = source.backend || process.env.DATABASE_URL !== undefined;
-  const measures = await loadMeasuresDefinition(definition, { params: options.param, sandbox: credentials ? "required" : "auto" });
+  checkOutputFormat(options.output);
+  const { source, sandbox } = requireDataSource(options);
+  const measures = await loadMeasuresDefinition(definition, { params: options.param, sandbox });
   const { rows } = await writeDataset(options.output ?? null, measuresColumns(measures), runMeasures(source.engine, measures));
   if (options.output !== undefined) process.stderr.write(`wrote ${rows} ${rows === 1 ? "row" : "rows"} to ${options.output}\n`);
-}
-
-function checkOutputFormat(output: string): void {
-  const name = output.toLowerCase();
-  if (OUTPUT_FORMATS.some((f) => name.endsWith(f))) return;
-  throw new UserError(`--output ${output}: cannot tell the format from the file's ending; use ${OUTPUT_FORMATS.join(", ")}`);
 }
