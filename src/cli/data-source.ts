@@ -1,6 +1,7 @@
 // Where a dataset's rows come from, chosen from the command line: dummy table
-// files (run by any engine, each loading the files itself) or a backend
-// database (`--dsn`, or DATABASE_URL), where opt-outs and permissions apply.
+// files (run by any engine, each loading the files itself), a backend
+// database (`--dsn`, or DATABASE_URL), where opt-outs and permissions apply,
+// or, with neither, dummy data generated to meet the population.
 // A DSN holds credentials: it is never printed, not even in errors.
 
 import * as fs from "node:fs";
@@ -23,6 +24,8 @@ import {
   scopeFromEnvironment,
 } from "../engines/sql/index.js";
 import { UsageError, UserError } from "./errors.js";
+import type { Series } from "../querymodel/index.js";
+import { DEFAULT_POPULATION_SIZE, DEFAULT_SEED, type DummyDataOptions, DummyDataError, DummyTableReader, generateTablesFor } from "../dummydata/index.js";
 
 export const ENGINES = ["memory", "sqlite", "duckdb", "postgres"] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -167,11 +170,25 @@ export function checkOutputFormat(output: string | undefined): void {
 /**
  * The data source for a command that runs a definition, and how to sandbox the
  * definition: researcher code never runs unsandboxed beside database credentials.
+ * No source (neither tables nor a database given) means generated dummy data.
  */
-export function requireDataSource(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): { source: DataSource; sandbox: "required" | "auto" } {
+export function requireDataSource(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): { source: DataSource | undefined; sandbox: "required" | "auto" } {
   const source = openDataSource(options, env);
-  if (source === undefined) {
-    throw new UserError("generating dummy data is not implemented yet: pass --dummy-tables DIR (a folder with a file per table) or --dsn URL");
+  if (source === undefined && options.engine !== undefined && options.engine !== "memory") {
+    throw new UsageError(`--engine ${options.engine} needs --dummy-tables DIR or --dsn URL; dummy data is run by the memory engine`);
   }
-  return { source, sandbox: source.backend || env.DATABASE_URL !== undefined ? "required" : "auto" };
+  return { source, sandbox: source?.backend || env.DATABASE_URL !== undefined ? "required" : "auto" };
+}
+
+/** Runs the query over dummy tables generated to meet the population, saying so on standard error. */
+export async function dummyDataEngine(population: Series, others: readonly Series[], options: DummyDataOptions): Promise<Engine> {
+  let generated;
+  try {
+    generated = await generateTablesFor(population, others, options);
+  } catch (e) {
+    if (e instanceof DummyDataError) throw new UserError(`cannot generate dummy data: ${e.message}`);
+    throw e;
+  }
+  process.stderr.write(`note: no data source given, so this is dummy data (${options.populationSize ?? DEFAULT_POPULATION_SIZE} patients, seed ${options.seed ?? DEFAULT_SEED})\n`);
+  return new MemoryEngine(new DummyTableReader(generated.tables, generated.rows));
 }

@@ -1,12 +1,13 @@
 // `enclave generate-dataset`: run a dataset definition over a data source and
-// write the dataset.
+// write the dataset; with no data source, over dummy data that meets the population.
 
 import type { Command } from "commander";
 import { writeDataset } from "../engines/files/index.js";
 import { datasetColumns } from "../engines/types.js";
+import { withDefaults } from "../dummydata/index.js";
 import { loadDefinition } from "./load-definition.js";
 import { paramOption } from "./options.js";
-import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, outputOption, requireDataSource } from "./data-source.js";
+import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource } from "./data-source.js";
 
 
 interface Options extends SourceOptions {
@@ -27,6 +28,7 @@ export function registerGenerateDataset(program: Command): void {
     .addHelpText(
       "after",
       "\nExamples:\n" +
+        "  enclave generate-dataset analysis/dataset_definition.ts --output output/dataset.csv   (dummy data)\n" +
         "  enclave generate-dataset analysis/dataset_definition.ts --dummy-tables dummy_tables --output output/dataset.csv.gz\n" +
         "  enclave generate-dataset analysis/dataset_definition.ts --dummy-tables dummy_tables --engine duckdb\n" +
         "  DATABASE_URL=duckdb:///data/backend.duckdb enclave generate-dataset analysis/dataset_definition.ts --output output/dataset.parquet",
@@ -38,6 +40,7 @@ async function generateDataset(definition: string, options: Options): Promise<vo
   checkOutputFormat(options.output);
   const { source, sandbox } = requireDataSource(options);
   const dataset = await loadDefinition(definition, { params: options.param, sandbox });
-  const { rows } = await writeDataset(options.output ?? null, datasetColumns(dataset), source.engine.execute(dataset));
+  const engine = source?.engine ?? (await dummyDataEngine(dataset.population, dataset.variables.map((v) => v.series), withDefaults(dataset)));
+  const { rows } = await writeDataset(options.output ?? null, datasetColumns(dataset), engine.execute(dataset));
   if (options.output !== undefined) process.stderr.write(`wrote ${rows} ${rows === 1 ? "row" : "rows"} to ${options.output}\n`);
 }

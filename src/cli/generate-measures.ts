@@ -1,13 +1,15 @@
 // `enclave generate-measures`: run a measures definition over a data source and
-// write the measures table.
+// write the measures table; with no data source, over dummy data whose
+// patients are each in some measure's denominator in some interval.
 
 import type { Command } from "commander";
 import { writeDataset } from "../engines/files/index.js";
 import { runMeasures } from "../engines/measures.js";
 import { measuresColumns } from "../querymodel/index.js";
+import { measuresPopulation, withDefaults } from "../dummydata/index.js";
 import { loadMeasuresDefinition } from "./load-definition.js";
 import { paramOption } from "./options.js";
-import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, outputOption, requireDataSource } from "./data-source.js";
+import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource } from "./data-source.js";
 
 
 interface Options extends SourceOptions {
@@ -40,6 +42,11 @@ async function generateMeasures(definition: string, options: Options): Promise<v
   checkOutputFormat(options.output);
   const { source, sandbox } = requireDataSource(options);
   const measures = await loadMeasuresDefinition(definition, { params: options.param, sandbox });
-  const { rows } = await writeDataset(options.output ?? null, measuresColumns(measures), runMeasures(source.engine, measures));
+  let engine = source?.engine;
+  if (engine === undefined) {
+    const { population, others } = measuresPopulation(measures);
+    engine = await dummyDataEngine(population, others, withDefaults(measures));
+  }
+  const { rows } = await writeDataset(options.output ?? null, measuresColumns(measures), runMeasures(engine, measures));
   if (options.output !== undefined) process.stderr.write(`wrote ${rows} ${rows === 1 ? "row" : "rows"} to ${options.output}\n`);
 }

@@ -114,9 +114,9 @@ describe.concurrent("generate-dataset refuses", { timeout: 60_000 }, () => {
     expect(twice.stderr).toContain("Parameter a is given twice.");
   });
 
-  it("to generate dummy data, for now", async () => {
-    const r = await enclave(["generate-dataset", "def.ts"], { cwd: dir });
-    expect([r.code, r.stderr]).toEqual([1, "error: generating dummy data is not implemented yet: pass --dummy-tables DIR (a folder with a file per table) or --dsn URL\n"]);
+  it("--engine other than memory without tables or a database", async () => {
+    const r = await enclave(["generate-dataset", "def.ts", "--engine", "duckdb"], { cwd: dir });
+    expect([r.code, r.stderr]).toEqual([2, "error: --engine duckdb needs --dummy-tables DIR or --dsn URL; dummy data is run by the memory engine\n"]);
   });
 
   it("a --dummy-tables folder that does not exist", async () => {

@@ -61,11 +61,20 @@ describe.concurrent("generate-measures", { timeout: 60_000 }, () => {
     }
   });
 
-  it("without --dummy-tables or --dsn, says dummy data is not implemented yet", async () => {
-    const dir = study({ "measures.ts": DEFINITION("export default measures;") });
+  it("without --dummy-tables or --dsn, runs over dummy data whose patients are in a denominator", async () => {
+    const dir = study({ "measures.ts": DEFINITION("export default measures;", "measures.configureDummyData({ populationSize: 200 });\nmeasures.configureDisclosureControl({ enabled: false });") });
     const r = await enclave(["generate-measures", "measures.ts"], { cwd: dir, env: { DATABASE_URL: "" } });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe("error: generating dummy data is not implemented yet: pass --dummy-tables DIR (a folder with a file per table) or --dsn URL\n");
+    expect(r.stderr).toBe("note: no data source given, so this is dummy data (200 patients, seed 1)\n");
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toBe(HEADER.trim());
+    const rows = lines.slice(1).map((l) => l.split(","));
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    // Every patient is registered or has an event in some interval; the measures are not all empty.
+    expect(rows.some((c) => c[0] === "had_event" && Number(c[5]) > 0)).toBe(true);
+    expect(rows.some((c) => c[0] === "high_events" && Number(c[5]) > 0)).toBe(true);
+    const again = await enclave(["generate-measures", "measures.ts"], { cwd: dir, env: { DATABASE_URL: "" } });
+    expect(again.stdout).toBe(r.stdout);
   });
 
   it("refuses a definition that exports no Measures, and reports errors at the definition's line", async () => {
