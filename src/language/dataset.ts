@@ -1,19 +1,10 @@
 // The dataset: a population and the variables to extract for each patient.
 
-import { type Dataset as QDataset, type DummyDataConfig, QueryModelError, checkPopulation, checkVariableName, isPatientLevel, makeDataset } from "../querymodel/index.js";
-import { EnclaveError } from "./errors.js";
+import { type Dataset as QDataset, type DummyDataConfig, checkPopulation, checkVariableName, isPatientLevel, makeDataset } from "../querymodel/index.js";
+import { EnclaveError, build } from "./errors.js";
 import { type BoolSeries, type PatientSeries, isSeries, nodeOf, typeName, value } from "./series.js";
 
 const DATASET = Symbol.for("enclave.dataset");
-
-function build<T>(method: string, make: () => T): T {
-  try {
-    return make();
-  } catch (e) {
-    if (e instanceof QueryModelError) throw new EnclaveError(`${method}: ${e.message}`);
-    throw e;
-  }
-}
 
 export class Dataset {
   /** @internal */ readonly [DATASET] = true;

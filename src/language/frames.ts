@@ -10,10 +10,9 @@ import {
   type Scalar,
   type ScalarType,
   Q,
-  QueryModelError,
   isScalarType,
 } from "../querymodel/index.js";
-import { EnclaveError } from "./errors.js";
+import { EnclaveError, build } from "./errors.js";
 import {
   type AnySeries,
   type BoolSeries,
@@ -55,15 +54,6 @@ const FRAME = Symbol.for("enclave.frame");
 
 /** How a frame's column properties map to stored columns: property → stored name. */
 export type ColumnNames = Readonly<Record<string, string>>;
-
-function build<T>(method: string, make: () => T): T {
-  try {
-    return make();
-  } catch (e) {
-    if (e instanceof QueryModelError) throw new EnclaveError(`${method}: ${e.message}`);
-    throw e;
-  }
-}
 
 export function frameNode(f: BaseFrame): QFrame {
   return f[FRAME];

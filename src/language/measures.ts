@@ -13,13 +13,12 @@ import {
   INTERVAL_END,
   INTERVAL_START,
   Q,
-  QueryModelError,
   checkGroupName,
   checkInterval,
   isPatientLevel,
   makeMeasures,
 } from "../querymodel/index.js";
-import { EnclaveError } from "./errors.js";
+import { EnclaveError, build } from "./errors.js";
 import { type BoolSeries, type DateSeries, type IntSeries, type IntervalLike, type PatientSeries, isSeries, nodeOf, typeName, wrap } from "./series.js";
 
 const MEASURES = Symbol.for("enclave.measures");
@@ -44,15 +43,6 @@ export interface MeasureOptions {
 }
 
 const PARTS = ["numerator", "denominator", "groupBy", "intervals"] as const;
-
-function build<T>(method: string, make: () => T): T {
-  try {
-    return make();
-  } catch (e) {
-    if (e instanceof QueryModelError) throw new EnclaveError(`${method}: ${e.message}`);
-    throw e;
-  }
-}
 
 function describeArg(x: unknown): string {
   if (isSeries(x)) return `${isPatientLevel(nodeOf(x)) ? "a patient-level" : "an event-level"} ${typeName(nodeOf(x).type)} series`;

@@ -14,7 +14,6 @@ import {
   type Series as QSeries,
   CODE_SYSTEM_NAMES,
   Q,
-  QueryModelError,
   SEMANTICS,
   addMonths,
   checkScalar,
@@ -28,7 +27,7 @@ import {
   setOf,
 } from "../querymodel/index.js";
 import { codeLocation, locate } from "./codelists.js";
-import { EnclaveError } from "./errors.js";
+import { EnclaveError, build } from "./errors.js";
 
 export type Dim = "patient" | "event";
 /** The dimension of a combination: event if either side is. */
@@ -62,16 +61,6 @@ function describeArg(x: unknown): string {
   if (isSeries(x)) return `${isPatientLevel(nodeOf(x)) ? "a patient-level" : "an event-level"} ${typeName(nodeOf(x).type)} series`;
   if (x instanceof Duration) return `a duration (${x.unit})`;
   return describe(x);
-}
-
-/** Runs a node constructor, putting the method's name in front of any error. */
-function build<T>(method: string, make: () => T): T {
-  try {
-    return make();
-  } catch (e) {
-    if (e instanceof QueryModelError) throw new EnclaveError(`${method}: ${e.message}`);
-    throw e;
-  }
 }
 
 /**

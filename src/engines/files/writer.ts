@@ -45,26 +45,18 @@ export async function writeDataset(
     const it = batches[Symbol.asyncIterator]();
     const first = await it.next();
     yield csvLine(columns.map((c) => c.name));
-    const rest = { [Symbol.asyncIterator]: () => it };
-    for await (const batch of first.done ? [] : [first.value]) {
-      let chunk = "";
-      for (const row of batch) {
-        if (row.length !== columns.length) throw new Error(`writeDataset: a row has ${row.length} values for ${columns.length} columns`);
-        chunk += csvLine(row.map((v, i) => formatCell(v, columns[i]!.type)));
-      }
-      rows += batch.length;
-      yield chunk;
-    }
     if (first.done) return;
-    for await (const batch of rest) {
-      let chunk = "";
-      for (const row of batch) {
-        if (row.length !== columns.length) throw new Error(`writeDataset: a row has ${row.length} values for ${columns.length} columns`);
-        chunk += csvLine(row.map((v, i) => formatCell(v, columns[i]!.type)));
-      }
-      rows += batch.length;
-      yield chunk;
+    yield formatBatch(first.value);
+    for await (const batch of { [Symbol.asyncIterator]: () => it }) yield formatBatch(batch);
+  }
+  function formatBatch(batch: readonly Row[]): string {
+    let chunk = "";
+    for (const row of batch) {
+      if (row.length !== columns.length) throw new Error(`writeDataset: a row has ${row.length} values for ${columns.length} columns`);
+      chunk += csvLine(row.map((v, i) => formatCell(v, columns[i]!.type)));
     }
+    rows += batch.length;
+    return chunk;
   }
 
   if (target === null) {
