@@ -2,9 +2,12 @@
 // on DuckDB, SQLite and PostgreSQL, runs bench/definition.ts compiled by
 // Enclave and the same table written by hand in SQL on each, in separate
 // processes, and prints wall time, peak RSS, the ratio compiled / hand-written,
-// and whether the two outputs are identical.
+// and whether the two outputs are identical. Then the measures of
+// bench/measures-definition.ts (12 monthly intervals, two group-bys), all
+// intervals together and once per interval, against one generate-dataset of
+// the same variables, on --measures-engines (default duckdb).
 //
-//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--runs R]
+//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R]
 // PostgreSQL: ENCLAVE_BENCH_POSTGRES_URL (or ENCLAVE_TEST_POSTGRES_URL).
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -12,8 +15,8 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:f
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadDefinition } from "../dist/cli/load-definition.js";
-import { datasetToJson } from "../dist/querymodel/index.js";
+import { loadDefinition, loadMeasuresDefinition } from "../dist/cli/load-definition.js";
+import { datasetToJson, measuresToJson } from "../dist/querymodel/index.js";
 import { DuckdbConnection, PostgresConnection, SqliteConnection, type SqlConnection } from "../dist/engines/sql/index.js";
 import { synthesize } from "../dist/synth/index.js";
 
@@ -23,6 +26,7 @@ const { values } = parseArgs({
   options: {
     patients: { type: "string", default: "1000000" },
     engines: { type: "string", default: "duckdb,sqlite,postgres" },
+    "measures-engines": { type: "string", default: "duckdb" },
     runs: { type: "string", default: "1" },
     seed: { type: "string", default: "1" },
   },
@@ -30,7 +34,8 @@ const { values } = parseArgs({
 const patients = Number(values.patients);
 const seed = Number(values.seed);
 const runs = Number(values.runs);
-const engines = values.engines!.split(",") as ("duckdb" | "sqlite" | "postgres")[];
+const engines = values.engines!.split(",").filter(Boolean) as ("duckdb" | "sqlite" | "postgres")[];
+const measuresEngines = values["measures-engines"]!.split(",").filter(Boolean) as ("duckdb" | "sqlite" | "postgres")[];
 const cache = join(here, ".cache");
 mkdirSync(cache, { recursive: true });
 const pgUrl = process.env.ENCLAVE_BENCH_POSTGRES_URL ?? process.env.ENCLAVE_TEST_POSTGRES_URL;
@@ -128,10 +133,57 @@ for (const engine of engines) {
   );
 }
 const cpu = execFileSync("nproc").toString().trim();
+if (results.length > 0) {
 console.log(`\n${patients.toLocaleString("en")} patients, ${cpu} cores; wall time end to end (query and writing the CSV), peak RSS of the Enclave process`);
 console.log(["engine".padEnd(9), "compiled".padStart(9), "by hand".padStart(9), "ratio".padStart(7), "RSS comp".padStart(9), "RSS hand".padStart(9), "rows".padStart(8), "results"].join("  "));
 for (const r of results) console.log(r);
-if (failed) {
-  console.error("\nthe compiled and hand-written outputs differ: see bench/.cache/out-*.csv");
-  process.exit(1);
 }
+if (failed) console.error("\nthe compiled and hand-written outputs differ: see bench/.cache/out-*.csv");
+
+// ---- measures -----------------------------------------------------------------
+
+type MeasuresMode = "together" | "per-interval" | "one-dataset";
+function measureMeasures(engine: string, mode: MeasuresMode, database: string, measuresFile: string): Measurement {
+  const out = join(cache, `measures-${engine}-${mode}.csv`);
+  const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "measures.ts"), engine, mode, database, measuresFile, out], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (r.status !== 0) throw new Error(`measures ${engine} ${mode} failed`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Measurement;
+}
+
+if (measuresEngines.length > 0) {
+  const measures = await loadMeasuresDefinition(join(here, "measures-definition.ts"));
+  const measuresFile = join(cache, "measures.json");
+  writeFileSync(measuresFile, JSON.stringify(measuresToJson(measures)));
+  const intervals = measures.measures[0]!.intervals.length;
+  log(`measures: ${measures.measures.length} measures, ${intervals} intervals, group-bys ${measures.measures[0]!.groupBy.map((g) => g.name).join(", ")}`);
+  const lines: string[] = [];
+  for (const engine of measuresEngines) {
+    const database = await backend(engine);
+    const best = (mode: MeasuresMode) => Array.from({ length: runs }, () => measureMeasures(engine, mode, database, measuresFile)).reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
+    const one = best("one-dataset");
+    const together = best("together");
+    const each = best("per-interval");
+    const same = together.sha256 === each.sha256;
+    failed ||= !same;
+    lines.push(
+      [
+        engine.padEnd(9),
+        `${(one.wallMs / 1000).toFixed(2)} s`.padStart(9),
+        `${(together.wallMs / 1000).toFixed(2)} s`.padStart(9),
+        `${(together.wallMs / one.wallMs).toFixed(2)}x`.padStart(7),
+        `${(each.wallMs / 1000).toFixed(2)} s`.padStart(9),
+        `${(each.wallMs / one.wallMs).toFixed(2)}x`.padStart(7),
+        `${together.maxRssMb.toFixed(0)} MB`.padStart(9),
+        String(together.rows).padStart(6),
+        same ? "identical" : "DIFFERENT",
+      ].join("  "),
+    );
+  }
+  console.log(`\nmeasures: ${patients.toLocaleString("en")} patients, ${cpu} cores, ${intervals} monthly intervals; ratios against one generate-dataset of the same variables (first interval)`);
+  console.log(["engine".padEnd(9), "dataset".padStart(9), "together".padStart(9), "ratio".padStart(7), "per intv".padStart(9), "ratio".padStart(7), "RSS tog.".padStart(9), "rows".padStart(6), "together vs per interval"].join("  "));
+  for (const l of lines) console.log(l);
+}
+if (failed) process.exit(1);

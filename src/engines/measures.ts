@@ -1,12 +1,16 @@
 // Running measures on any engine, as ehrQL does: measures that share a
-// denominator and intervals are computed together; for each interval the
-// interval's dates replace INTERVAL's parameters, and one dataset is run whose
-// population is the denominator (bool: true; int: greater than 0) and whose
-// columns are the numerators and denominators as ints and the group-by columns.
-// Each patient adds their numerator (when not NULL) and denominator to the
-// totals of their combination of group values; so there is a row for each
-// combination present in the denominator, in the order the patients (ascending
-// id) first show it.
+// denominator and intervals are computed together. The population is the
+// denominator (bool: true; int: greater than 0); the columns are the
+// numerators and denominators as ints and the group-by series. Each patient
+// adds their numerator (when not NULL) and denominator to the totals of their
+// combination of group values in each interval; so there is a row for each
+// combination present in the denominator, in the order the patients
+// (ascending id) first show it.
+//
+// SQL engines compute every interval in one set of statements (see
+// `intervalTotals` and the compiler's intervals); others, the memory engine
+// among them, run the dataset once per interval with the interval's dates
+// filled in. Both give the same totals in the same order.
 //
 // Output rows: measure, interval_start, interval_end, ratio, numerator,
 // denominator, then every group-by column across all measures (NULL for a
@@ -27,7 +31,7 @@ import {
   nodeId,
   parameterSubstituter,
 } from "../querymodel/index.js";
-import type { Engine, Row } from "./types.js";
+import type { Engine, GroupTotals, IntervalTotalsQuery, Row } from "./types.js";
 
 export const SUPPRESSION_THRESHOLD = 7;
 export const ROUNDING_MULTIPLE = 5;
@@ -55,13 +59,6 @@ function asInt(s: Series): Series {
   return s.type === "int" ? s : Q.fn("CastToInt", s);
 }
 
-interface Fetcher {
-  measure: Measure;
-  numerator: number;
-  denominator: number;
-  groups: { name: string; column: number }[];
-}
-
 /** Runs the measures on `engine`; yields batches of output rows (one batch per interval of each group of measures). */
 export async function* runMeasures(engine: Engine, m: Measures): AsyncIterable<Row[]> {
   const groupColumns = measureGroupColumns(m).map((g) => g.name);
@@ -85,55 +82,70 @@ export async function* runMeasures(engine: Engine, m: Measures): AsyncIterable<R
       columns.push(s);
       return columns.length - 1;
     };
-    const fetchers: Fetcher[] = measures.map((measure) => ({
-      measure,
+    const groupings = measures.map((measure) => ({
       numerator: column(asInt(measure.numerator)),
       denominator: column(asInt(measure.denominator)),
-      groups: measure.groupBy.map((g) => ({ name: g.name, column: column(g.series) })),
+      groups: measure.groupBy.map((g) => column(g.series)),
     }));
-    const population = denominatorPopulation(first.denominator);
+    const query: IntervalTotalsQuery = {
+      population: denominatorPopulation(first.denominator),
+      columns,
+      parameters: [INTERVAL_START, INTERVAL_END],
+      intervals: first.intervals,
+      groupings,
+    };
+    const totals = engine.intervalTotals ? await engine.intervalTotals(query) : await totalsByInterval(engine, query);
 
-    for (const [start, end] of first.intervals) {
-      const sub = parameterSubstituter({ [INTERVAL_START]: start, [INTERVAL_END]: end });
-      const dataset = makeDataset(
-        sub(population),
-        columns.map((c, i) => ({ name: `column_${i}`, series: sub(c) })),
-      );
-      const totals = fetchers.map(() => new Map<string, { values: Scalar[]; numerator: number; denominator: number }>());
-      for await (const batch of engine.execute(dataset)) {
-        for (const row of batch) {
-          fetchers.forEach((f, k) => {
-            const values = f.groups.map((g) => row[g.column + 1]!);
-            const key = JSON.stringify(values);
-            let t = totals[k]!.get(key);
-            if (t === undefined) {
-              t = { values, numerator: 0, denominator: 0 };
-              totals[k]!.set(key, t);
-            }
-            const n = row[f.numerator + 1];
-            if (n !== null && n !== undefined) t.numerator += n as number;
-            // Never NULL: the population holds only patients whose denominator is true or above 0.
-            const d = row[f.denominator + 1];
-            if (d !== null && d !== undefined) t.denominator += d as number;
-          });
-        }
-      }
+    // Output: by interval, then measure, then group values in the order found.
+    const cursor = totals.map(() => 0);
+    for (const [k, [start, end]] of first.intervals.entries()) {
       const out: Row[] = [];
-      fetchers.forEach((f, k) => {
-        for (const t of totals[k]!.values()) {
+      measures.forEach((measure, j) => {
+        const list = totals[j]!;
+        for (; cursor[j]! < list.length && list[cursor[j]!]!.interval === k; cursor[j]!++) {
+          const t = list[cursor[j]!]!;
           let numerator = t.numerator;
           let denominator = t.denominator;
           if (m.disclosureControl) {
-            const where = `measure ${JSON.stringify(f.measure.name)}, interval ${start} to ${end}:`;
+            const where = `measure ${JSON.stringify(measure.name)}, interval ${start} to ${end}:`;
             numerator = applyDisclosureControl(numerator, `${where} the numerator`);
             denominator = applyDisclosureControl(denominator, `${where} the denominator`);
           }
           const ratio = denominator !== 0 ? numerator / denominator : null;
-          const byName = new Map(f.groups.map((g, i) => [g.name, t.values[i]!]));
-          out.push([f.measure.name, start, end, ratio, numerator, denominator, ...groupColumns.map((g) => (byName.has(g) ? byName.get(g)! : null))]);
+          const byName = new Map(measure.groupBy.map((g, i) => [g.name, t.values[i]!]));
+          out.push([measure.name, start, end, ratio, numerator, denominator, ...groupColumns.map((g) => (byName.has(g) ? byName.get(g)! : null))]);
         }
       });
       if (out.length > 0) yield out;
     }
   }
+}
+
+/** The reference way: the dataset once per interval, the interval's dates filled in, summed here. */
+export async function totalsByInterval(engine: Engine, q: IntervalTotalsQuery): Promise<GroupTotals[][]> {
+  const out: GroupTotals[][] = q.groupings.map(() => []);
+  for (const [k, [start, end]] of q.intervals.entries()) {
+    const sub = parameterSubstituter({ [q.parameters[0]]: start, [q.parameters[1]]: end });
+    const dataset = makeDataset(
+      sub(q.population),
+      q.columns.map((c, i) => ({ name: `column_${i}`, series: sub(c) })),
+    );
+    const totals = q.groupings.map(() => new Map<string, { interval: number; values: Scalar[]; numerator: number; denominator: number }>());
+    for await (const batch of engine.execute(dataset)) {
+      for (const row of batch) {
+        q.groupings.forEach((g, j) => {
+          const values = g.groups.map((c) => row[c + 1]!);
+          const key = JSON.stringify(values);
+          let t = totals[j]!.get(key);
+          if (t === undefined) totals[j]!.set(key, (t = { interval: k, values, numerator: 0, denominator: 0 }));
+          const n = row[g.numerator + 1];
+          if (n !== null && n !== undefined) t.numerator += n as number;
+          const d = row[g.denominator + 1];
+          if (d !== null && d !== undefined) t.denominator += d as number;
+        });
+      }
+    }
+    totals.forEach((t, j) => out[j]!.push(...t.values()));
+  }
+  return out;
 }

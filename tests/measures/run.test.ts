@@ -3,9 +3,13 @@
 
 import { describe, expect, it } from "vitest";
 import { createMeasures, eventTable, months, patientTable, weeks, INTERVAL } from "../../src/language/index.js";
-import { applyDisclosureControl } from "../../src/engines/measures.js";
-import { measuresColumns } from "../../src/querymodel/index.js";
-import type { Row } from "../../src/engines/types.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { applyDisclosureControl, totalsByInterval } from "../../src/engines/measures.js";
+import { INTERVAL_END, INTERVAL_START, Q, type Schema, denominatorPopulation, measuresColumns } from "../../src/querymodel/index.js";
+import type { IntervalTotalsQuery, Row } from "../../src/engines/types.js";
+import { DuckdbConnection, SqlEngine, SqliteConnection, loadTable } from "../../src/engines/sql/index.js";
 import { ENGINES, EXPECTED_WITHOUT_DISCLOSURE_CONTROL, TABLES, exampleMeasures, run } from "./fixtures.js";
 
 const memory = ENGINES[0]!;
@@ -77,14 +81,14 @@ describe("disclosure control", () => {
   });
 });
 
-describe("which patients and rows count", () => {
+describe.each(ENGINES)("which patients and rows count ($name)", ({ make }) => {
   it("gives no rows for an interval in which no patient is in the denominator", async () => {
     const e = eventTable("events", { date: "date", value: "int" });
     const m = createMeasures();
     m.configureDisclosureControl({ enabled: false });
     const during = e.where(e.date.isDuring(INTERVAL));
     m.defineMeasure("any", { numerator: during.existsForPatient(), denominator: during.existsForPatient(), groupBy: {}, intervals: weeks(3).startingOn("2023-01-01") });
-    const got = await run(memory.make(TABLES), m.toQueryModel());
+    const got = await run(make(TABLES), m.toQueryModel());
     // Events on 2 and 5 January (week 1) and 10 and 15 January (week 2); none in week 3.
     expect(got).toEqual([
       ["any", "2023-01-01", "2023-01-07", 1, 2, 2],
@@ -107,7 +111,7 @@ describe("which patients and rows count", () => {
     });
     // Denominator: 1, 2, 3, 6 (registered T), 4 (F), 7 (events, no people row: NULL); not 5 (NULL, no events).
     // Events before 1 February: 1, 2, 4, 7.
-    expect(await run(memory.make(TABLES), m.toQueryModel())).toEqual([
+    expect(await run(make(TABLES), m.toQueryModel())).toEqual([
       ["seen_before", "2023-02-01", "2023-02-28", 0.5, 2, 4, true],
       ["seen_before", "2023-02-01", "2023-02-28", 1, 1, 1, false],
       ["seen_before", "2023-02-01", "2023-02-28", 1, 1, 1, null],
@@ -119,5 +123,64 @@ describe.each(ENGINES.slice(1))("the $name engine", ({ make }) => {
   it("gives what the memory engine gives, with and without disclosure control", { timeout: 30_000 }, async () => {
     expect(await run(make(TABLES), exampleMeasures(false))).toEqual(EXPECTED_WITHOUT_DISCLOSURE_CONTROL);
     expect(await run(make(TABLES), exampleMeasures(true))).toEqual(await run(memory.make(TABLES), exampleMeasures(true)));
+  });
+});
+
+describe.each(ENGINES.slice(1))("the $name engine computes all intervals together", ({ make }) => {
+  it("the same totals, in the same order, as one run per interval", { timeout: 30_000 }, async () => {
+    const m = exampleMeasures(false);
+    const engine = make(TABLES);
+    const first = m.measures[0]!;
+    const query: IntervalTotalsQuery = {
+      population: denominatorPopulation(first.denominator),
+      columns: [Q.fn("CastToInt", first.numerator), Q.fn("CastToInt", first.denominator), ...first.groupBy.map((g) => g.series)],
+      parameters: [INTERVAL_START, INTERVAL_END],
+      intervals: first.intervals,
+      groupings: [{ numerator: 0, denominator: 1, groups: [2] }, { numerator: 0, denominator: 1, groups: [] }],
+    };
+    expect(engine.intervalTotals).toBeDefined();
+    const together = await engine.intervalTotals!(query);
+    expect(together).toEqual(await totalsByInterval(engine, query));
+    expect(together[1]!.map((t) => [t.interval, t.numerator, t.denominator])).toEqual([[0, 2, 4], [1, 2, 4], [2, 1, 4]]);
+  });
+});
+
+describe.each(["sqlite", "duckdb"] as const)("measures on a %s backend", (kind) => {
+  const people = patientTable("people", { sex: "str", registered: "bool" });
+  const OPTOUT: Record<string, Row[]> = {
+    ...TABLES,
+    patients_with_type_one_dissent: [[2]],
+    patients_without_ndoo: [[1], [2], [3], [4], [5], [6], [7]],
+  };
+  async function backend(permissions: string[]): Promise<SqlEngine> {
+    const dir = mkdtempSync(join(tmpdir(), "enclave-measures-"));
+    const file = join(dir, `backend.${kind}`);
+    const conn = kind === "sqlite" ? new SqliteConnection(file, { create: true }) : await DuckdbConnection.open(file);
+    for (const [name, rows] of Object.entries(OPTOUT)) {
+      const schema = name === "people" ? { sex: "str", registered: "bool" } : name === "events" ? { date: "date", value: "int" } : {};
+      await loadTable(conn, { name, schema: schema as Schema, patientLevel: name !== "events" }, rows);
+    }
+    await conn.close();
+    const connect = async () => (kind === "sqlite" ? new SqliteConnection(file, { readonly: true }) : DuckdbConnection.open(file, { readonly: true }));
+    return new SqlEngine(kind, connect, { backend: { permissions } });
+  }
+  function measures() {
+    const m = createMeasures();
+    m.configureDisclosureControl({ enabled: false });
+    m.defineMeasure("registered", { numerator: people.registered, denominator: people.existsForPatient(), groupBy: { sex: people.sex }, intervals: [["2023-01-01", "2023-12-31"]] });
+    return m.toQueryModel();
+  }
+
+  it("leaves out patients with a type 1 opt-out, unless the project may include them", { timeout: 30_000 }, async () => {
+    const I = ["2023-01-01", "2023-12-31"];
+    // People 1-6 (registered: F 1, 3, 6 and 5 NULL; M 2 and 4 false); patient 2 opted out.
+    expect(await run(await backend([]), measures())).toEqual([
+      ["registered", ...I, 3 / 4, 3, 4, "F"],
+      ["registered", ...I, 0, 0, 1, "M"],
+    ]);
+    expect(await run(await backend(["include_t1oo"]), measures())).toEqual([
+      ["registered", ...I, 3 / 4, 3, 4, "F"],
+      ["registered", ...I, 1 / 2, 1, 2, "M"],
+    ]);
   });
 });

@@ -86,7 +86,7 @@ const DYADIC_FLOATS = [0, 0.5, -0.5, 1, 1.25, -2.75, 3, 0.25, 100.25, -1000, 1_0
 const ANY_FLOATS = [0, 0.1, -0.3, 0.001, 2.5, 1 / 3, 123.456, -0, 100_000, -7.77, 1e-7];
 // "ｚ" (U+FF5A) and "😀" (U+1F600) order differently by UTF-16 code unit and by code point: every engine must use code points.
 export const STRINGS = ["", "a", "A", "abc", "ab", "a%b", "a_b", "%", "_", "O'Brien", "'", '"q"', "é", "e\u0301", "Ω", "日本", "a b", "z", "ß", "😀", "ｚ", "\\", "abc%", "Ab"];
-const DATES = [
+export const DATES = [
   "2020-01-31",
   "2020-02-29",
   "2020-03-01",

@@ -131,6 +131,8 @@ export interface SpecEngine {
   name: string;
   /** Runs a query-model dataset over the given typed rows; returns every output row. */
   run(dataset: QueryModelDataset, tables: Record<string, Row[]>): Promise<Row[]>;
+  /** The SQL engine itself over the given rows, for what `run` does not cover (measures' intervals). */
+  sql?: (tables: Record<string, Row[]>) => SqlEngine;
 }
 
 async function collect(batches: AsyncIterable<Row[]>): Promise<Row[]> {
@@ -140,7 +142,8 @@ async function collect(batches: AsyncIterable<Row[]>): Promise<Row[]> {
 }
 
 function sqlEngine(name: string, connect: () => Promise<SqlConnection>): SpecEngine {
-  return { name, run: (dataset, tables) => collect(new SqlEngine(name, connect, { tables: new RowsTableReader(tables) }).execute(dataset)) };
+  const sql = (tables: Record<string, Row[]>) => new SqlEngine(name, connect, { tables: new RowsTableReader(tables) });
+  return { name, run: (dataset, tables) => collect(sql(tables).execute(dataset)), sql };
 }
 
 /** The PostgreSQL server the tests use (`.ci/run` starts one and sets this). */

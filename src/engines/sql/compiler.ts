@@ -9,6 +9,12 @@
 //    a template needs twice is bound once in a scalar subquery), so the SQL
 //    grows linearly with the definition.
 //
+// For measures, every interval is computed in the same statements: the
+// interval's dates are two parameters, read from a small table of intervals
+// joined to the rows; whatever depends on them is keyed by (patient_id,
+// interval_id), everything else by patient_id alone, so each table is read
+// once however many intervals there are (ehrQL reruns the query per interval).
+//
 // The reference for what every node means is engines/memory and
 // querymodel/semantics.ts; every spec case runs on both.
 
@@ -55,6 +61,17 @@ export interface CompileOptions {
   populationFilters?: string[];
   /** Prefix for temporary table names. */
   prefix?: string;
+  /**
+   * Run once for many intervals: the parameters named `parameters` take each
+   * interval's start and end date; the select then yields patient_id,
+   * interval_id (the interval's index), then the variables, in no set order.
+   */
+  intervals?: IntervalOptions;
+}
+
+export interface IntervalOptions {
+  readonly parameters: readonly [start: string, end: string];
+  readonly values: readonly (readonly [string, string])[];
 }
 
 /** Codelists longer than this go into a temporary table instead of an IN list. */
@@ -69,6 +86,8 @@ interface Ctx {
   readonly row: string | null;
   /** LEFT JOINs this query needs, by alias. */
   readonly joins: Map<string, string>;
+  /** Alias of the interval row in scope (measures), if the expression depends on it. */
+  readonly interval: string | null;
 }
 
 interface Source {
@@ -76,6 +95,8 @@ interface Source {
   table: string;
   /** Value column, for aggregations and hoisted series. */
   value?: string;
+  /** Keyed by (patient_id, interval_id): it depends on the interval. */
+  byInterval?: boolean;
 }
 
 export function compileDataset(dialect: Dialect, dataset: Dataset, options: CompileOptions = {}): CompiledQuery {
@@ -91,6 +112,8 @@ class Compiler {
   private counter = 0;
   private readonly prefix: string;
   private universe = "";
+  private intervals = "";
+  private readonly dependent = new Map<number, boolean>();
 
   constructor(
     private readonly d: Dialect,
@@ -116,15 +139,20 @@ class Compiler {
     const tables = new Map<string, string>();
     for (const n of nodes) if (n.kind === "SelectTable" || n.kind === "SelectPatientTable") tables.set(n.name, n.name);
     this.buildUniverse(nodes);
+    if (this.options.intervals) this.buildIntervals(this.options.intervals);
 
-    const ctx: Ctx = { pid: "u.patient_id", row: null, joins: new Map() };
+    const perInterval = this.options.intervals !== undefined;
+    const ctx: Ctx = { pid: "u.patient_id", row: null, joins: new Map(), interval: perInterval ? "i" : null };
     const population = this.expr(this.dataset.population, ctx);
     const columns = this.dataset.variables.map((v) => `${this.expr(v.series, ctx)} AS ${this.d.quote(v.name)}`);
     const where = [population, ...(this.options.populationFilters ?? [])].map((c) => `(${c})`).join(" AND ");
-    const select =
-      `SELECT u.patient_id AS patient_id${columns.map((c) => `, ${c}`).join("")}\n` +
-      `FROM ${this.d.quote(this.universe)} AS u${joinSql(ctx)}\n` +
-      `WHERE ${where}\nORDER BY u.patient_id`;
+    const select = perInterval
+      ? `SELECT u.patient_id AS patient_id, i.interval_id AS interval_id${columns.map((c) => `, ${c}`).join("")}\n` +
+        `FROM ${this.d.quote(this.universe)} AS u\nCROSS JOIN ${this.d.quote(this.intervals)} AS i${joinSql(ctx)}\n` +
+        `WHERE ${where}`
+      : `SELECT u.patient_id AS patient_id${columns.map((c) => `, ${c}`).join("")}\n` +
+        `FROM ${this.d.quote(this.universe)} AS u${joinSql(ctx)}\n` +
+        `WHERE ${where}\nORDER BY u.patient_id`;
     return { setup: this.setup, select, cleanup: this.temps.map((t) => this.d.dropTempTable(t)).reverse(), tables: [...tables.keys()] };
   }
 
@@ -170,6 +198,26 @@ class Compiler {
     this.setup.push(...this.d.createTempTableAs(this.universe, select));
   }
 
+  private buildIntervals(o: IntervalOptions): void {
+    this.intervals = this.temp("intervals");
+    this.setup.push(this.d.createTempTable(this.intervals, [["interval_id", "int"], ["interval_start", "date"], ["interval_end", "date"]]));
+    const rows = o.values.map(([s, e], k) => `(${this.d.intLiteral(k)}, ${this.d.literal(s, "date")}, ${this.d.literal(e, "date")})`);
+    for (let k = 0; k < rows.length; k += 500) this.setup.push(`INSERT INTO ${this.d.quote(this.intervals)} VALUES ${rows.slice(k, k + 500).join(", ")}`);
+  }
+
+  /** Does the node read the interval's dates (directly or through anything below it)? */
+  private dependsOnInterval(n: Node): boolean {
+    const params = this.options.intervals?.parameters;
+    if (!params) return false;
+    const id = nodeId(n);
+    let known = this.dependent.get(id);
+    if (known === undefined) {
+      known = n.kind === "Parameter" ? params.includes(n.name) : children(n).some((c) => this.dependsOnInterval(c));
+      this.dependent.set(id, known);
+    }
+    return known;
+  }
+
   // ---- series -----------------------------------------------------------------
 
   /** SQL for a series in a context. */
@@ -178,14 +226,19 @@ class Compiler {
     // temporary table, so shared subexpressions never multiply the SQL.
     if ((s.kind === "Function" || s.kind === "Case") && (this.uses.get(nodeId(s)) ?? 0) > 1 && isPatientLevel(s)) {
       const known = this.sources.get(nodeId(s));
-      if (known) return `${this.join(known.table, ctx)}.value`;
-      const own: Ctx = { pid: "u.patient_id", row: null, joins: new Map() };
+      if (known) return `${this.join(known, ctx)}.value`;
+      const byInterval = this.dependsOnInterval(s);
+      const own: Ctx = { pid: "u.patient_id", row: null, joins: new Map(), interval: byInterval ? "i" : null };
       const sql = this.exprInline(s, own);
       if (sql.length <= SHORT_SQL) return this.exprInline(s, ctx);
       const name = this.temp("var");
-      this.setup.push(...this.d.createTempTableAs(name, `SELECT u.patient_id AS patient_id, ${sql} AS value FROM ${this.d.quote(this.universe)} AS u${joinSql(own)}`));
-      this.sources.set(nodeId(s), { table: name, value: "value" });
-      return `${this.join(name, ctx)}.value`;
+      const from = byInterval
+        ? `, i.interval_id AS interval_id, ${sql} AS value FROM ${this.d.quote(this.universe)} AS u CROSS JOIN ${this.d.quote(this.intervals)} AS i`
+        : `, ${sql} AS value FROM ${this.d.quote(this.universe)} AS u`;
+      this.setup.push(...this.d.createTempTableAs(name, `SELECT u.patient_id AS patient_id${from}${joinSql(own)}`));
+      const src: Source = { table: name, value: "value", byInterval };
+      this.sources.set(nodeId(s), src);
+      return `${this.join(src, ctx)}.value`;
     }
     return this.exprInline(s, ctx);
   }
@@ -199,8 +252,11 @@ class Compiler {
     switch (s.kind) {
       case "Value":
         return this.value(s.value, s.type, ctx);
-      case "Parameter":
-        throw new Error(`parameter ${JSON.stringify(s.name)} has no value`);
+      case "Parameter": {
+        const at = this.options.intervals?.parameters.indexOf(s.name) ?? -1;
+        if (at < 0 || !ctx.interval) throw new Error(`parameter ${JSON.stringify(s.name)} has no value`);
+        return `${ctx.interval}.${at === 0 ? "interval_start" : "interval_end"}`;
+      }
       case "SelectColumn":
         return this.column(s.source, s.name, ctx);
       case "Aggregate":
@@ -235,7 +291,7 @@ class Compiler {
       case "InlinePatientTable":
       case "PickOneRowPerPatient": {
         const src = this.source(frame);
-        return `${this.join(src.table, ctx)}.${this.d.quote(name)}`;
+        return `${this.join(src, ctx)}.${this.d.quote(name)}`;
       }
     }
   }
@@ -245,21 +301,26 @@ class Compiler {
     if (!ctx.joins.has(alias)) ctx.joins.set(alias, `LEFT JOIN ${this.d.quote(table)} AS ${this.d.quote(alias)} ON ${this.d.quote(alias)}.patient_id = ${ctx.pid}`);
     return this.d.quote(alias);
   }
-  private join(table: string, ctx: Ctx): string {
-    if (!ctx.joins.has(table)) ctx.joins.set(table, `LEFT JOIN ${this.d.quote(table)} ON ${this.d.quote(table)}.patient_id = ${ctx.pid}`);
-    return this.d.quote(table);
+  private join(src: Source, ctx: Ctx): string {
+    const t = this.d.quote(src.table);
+    if (!ctx.joins.has(src.table)) {
+      if (src.byInterval && !ctx.interval) throw new Error("internal: a per-interval table joined outside an interval");
+      const sameInterval = src.byInterval ? ` AND ${t}.interval_id = ${ctx.interval}.interval_id` : "";
+      ctx.joins.set(src.table, `LEFT JOIN ${t} ON ${t}.patient_id = ${ctx.pid}${sameInterval}`);
+    }
+    return t;
   }
 
   private aggregateRef(a: Aggregate, ctx: Ctx): string {
     if (a.fn === "CombineAsSet") throw new Error("internal: a set outside In");
     // Exists and Count of a one-row-per-patient frame: is there a row?
     if ((a.fn === "Exists" || a.fn === "Count") && isPatientFrame(a.source)) {
-      const alias = a.source.kind === "SelectPatientTable" ? this.joinStored(a.source.name, ctx) : this.join(this.source(a.source).table, ctx);
+      const alias = a.source.kind === "SelectPatientTable" ? this.joinStored(a.source.name, ctx) : this.join(this.source(a.source), ctx);
       const present = `(${alias}.patient_id IS NOT NULL)`;
       return a.fn === "Exists" ? present : `(CASE WHEN ${present} THEN ${this.d.intLiteral(1)} ELSE ${this.d.intLiteral(0)} END)`;
     }
     const src = this.source(a);
-    const ref = `${this.join(src.table, ctx)}.${this.d.quote(src.value!)}`;
+    const ref = `${this.join(src, ctx)}.${this.d.quote(src.value!)}`;
     // Patients with no rows are absent from the aggregate's table: these never give NULL.
     if (a.fn === "Exists") return `COALESCE(${ref}, FALSE)`;
     if (a.fn === "Count" || a.fn === "CountDistinct" || a.fn === "CountEpisodes") return `COALESCE(${ref}, ${this.d.intLiteral(0)})`;
@@ -405,11 +466,12 @@ class Compiler {
     if (rhsNode.kind === "Aggregate" && rhsNode.fn === "CombineAsSet") {
       const src = this.source(rhsNode);
       const set = this.d.quote(src.table);
+      const mine = `s.patient_id = ${ctx.pid}${src.byInterval ? ` AND s.interval_id = ${ctx.interval}.interval_id` : ""}`;
       // The set table has the patient's non-NULL values; no row means an empty set.
       return this.reuse([lhs], ([x]) =>
-        `(CASE WHEN NOT EXISTS (SELECT 1 FROM ${set} AS s WHERE s.patient_id = ${ctx.pid}) THEN FALSE ` +
+        `(CASE WHEN NOT EXISTS (SELECT 1 FROM ${set} AS s WHERE ${mine}) THEN FALSE ` +
           `WHEN ${x} IS NULL THEN NULL ` +
-          `ELSE EXISTS (SELECT 1 FROM ${set} AS s WHERE s.patient_id = ${ctx.pid} AND s.value = ${x}) END)`,
+          `ELSE EXISTS (SELECT 1 FROM ${set} AS s WHERE ${mine} AND s.value = ${x}) END)`,
       );
     }
     // Any other set-valued series (a Case of sets, say) is not built by the language.
@@ -429,12 +491,16 @@ class Compiler {
     else if (n.kind === "InlinePatientTable") src = this.buildInline(n);
     else if (n.kind === "Value") src = this.buildValueSet(n.value as readonly Scalar[], elementType(n.type));
     else throw new Error(`internal: no temporary table for ${n.kind}`);
+    src.byInterval = this.dependsOnInterval(n);
     this.sources.set(id, src);
     return src;
   }
 
-  /** FROM/WHERE of a many-rows frame: its table, and the conditions of its filters, in a row context. */
-  private frameQuery(frame: ManyRowsFrame): { from: string; where: string[]; sortKeys: Series[]; ctx: Ctx } {
+  /**
+   * FROM/WHERE of a many-rows frame: its table, and the conditions of its
+   * filters, in a row context; with `perInterval`, each row once per interval.
+   */
+  private frameQuery(frame: ManyRowsFrame, perInterval: boolean): { from: string; where: string[]; sortKeys: Series[]; ctx: Ctx } {
     const conditions: Series[] = [];
     const sortKeys: Series[] = [];
     let f: ManyRowsFrame = frame;
@@ -444,58 +510,64 @@ class Compiler {
       f = f.source;
     }
     const table: SelectTable = f;
-    const ctx: Ctx = { pid: "r.patient_id", row: "r", joins: new Map() };
+    const ctx: Ctx = { pid: "r.patient_id", row: "r", joins: new Map(), interval: perInterval ? "i" : null };
     const where = conditions.reverse().map((c) => this.expr(c, ctx));
-    return { from: `${this.d.quote(table.name)} AS r`, where, sortKeys, ctx };
+    const from = `${this.d.quote(table.name)} AS r${perInterval ? ` CROSS JOIN ${this.d.quote(this.intervals)} AS i` : ""}`;
+    return { from, where, sortKeys, ctx };
   }
 
   private buildAggregate(a: Aggregate): Source {
     const name = this.temp("agg");
     const frame = a.source.kind === "SelectColumn" || isSeriesNode(a.source) ? domainFrame(a.source as Series) : (a.source as ManyRowsFrame);
-    const q = this.frameQuery(frame);
+    const perInterval = this.dependsOnInterval(a);
+    const q = this.frameQuery(frame, perInterval);
     const v = isSeriesNode(a.source) ? this.expr(a.source as Series, q.ctx) : "";
     const where = (extra: string[] = []) => {
       const all = [...q.where, ...extra];
       return all.length ? `\nWHERE ${all.map((c) => `(${c})`).join(" AND ")}` : "";
     };
     const from = `FROM ${q.from}${joinSql(q.ctx)}`;
-    const group = `GROUP BY r.patient_id`;
+    // The key: the patient, and the interval when the aggregation depends on it.
+    const key = perInterval ? "r.patient_id AS patient_id, i.interval_id AS interval_id" : "r.patient_id AS patient_id";
+    const group = perInterval ? "GROUP BY r.patient_id, i.interval_id" : "GROUP BY r.patient_id";
     let select: string;
     switch (a.fn) {
       case "Exists":
         select = isSeriesNode(a.source)
-          ? `SELECT r.patient_id AS patient_id, TRUE AS value ${from}${where([`${v} IS NOT NULL`])} ${group}`
-          : `SELECT r.patient_id AS patient_id, TRUE AS value ${from}${where()} ${group}`;
+          ? `SELECT ${key}, TRUE AS value ${from}${where([`${v} IS NOT NULL`])} ${group}`
+          : `SELECT ${key}, TRUE AS value ${from}${where()} ${group}`;
         break;
       case "Count":
-        select = `SELECT r.patient_id AS patient_id, COUNT(${isSeriesNode(a.source) ? v : "*"}) AS value ${from}${where()} ${group}`;
+        select = `SELECT ${key}, COUNT(${isSeriesNode(a.source) ? v : "*"}) AS value ${from}${where()} ${group}`;
         break;
       case "CountDistinct":
-        select = `SELECT r.patient_id AS patient_id, COUNT(DISTINCT ${v}) AS value ${from}${where()} ${group}`;
+        select = `SELECT ${key}, COUNT(DISTINCT ${v}) AS value ${from}${where()} ${group}`;
         break;
       case "Sum":
-        select = `SELECT r.patient_id AS patient_id, CAST(SUM(${v}) AS ${this.d.columnType(a.type as ScalarType)}) AS value ${from}${where()} ${group}`;
+        select = `SELECT ${key}, CAST(SUM(${v}) AS ${this.d.columnType(a.type as ScalarType)}) AS value ${from}${where()} ${group}`;
         break;
       case "Mean":
-        select = `SELECT r.patient_id AS patient_id, AVG(${this.d.castToFloat(v)}) AS value ${from}${where()} ${group}`;
+        select = `SELECT ${key}, AVG(${this.d.castToFloat(v)}) AS value ${from}${where()} ${group}`;
         break;
       case "Min":
-        select = `SELECT r.patient_id AS patient_id, MIN(${isStringLikeType(a.type) ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
+        select = `SELECT ${key}, MIN(${isStringLikeType(a.type) ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
         break;
       case "Max":
-        select = `SELECT r.patient_id AS patient_id, MAX(${isStringLikeType(a.type) ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
+        select = `SELECT ${key}, MAX(${isStringLikeType(a.type) ? this.d.collate(v) : v}) AS value ${from}${where()} ${group}`;
         break;
       case "CombineAsSet":
-        select = `SELECT DISTINCT r.patient_id AS patient_id, ${v} AS value ${from}${where([`${v} IS NOT NULL`])}`;
+        select = `SELECT DISTINCT ${key}, ${v} AS value ${from}${where([`${v} IS NOT NULL`])}`;
         break;
       case "CountEpisodes": {
         // A date more than the gap after the previous one starts an episode.
         const gap = this.d.intLiteral(a.maximumGapDays!);
+        const partition = perInterval ? "r.patient_id, i.interval_id" : "r.patient_id";
         const inner =
-          `SELECT r.patient_id AS patient_id, ${v} AS d, LAG(${v}) OVER (PARTITION BY r.patient_id ORDER BY ${v}) AS prev ${from}${where([`${v} IS NOT NULL`])}`;
+          `SELECT ${key}, ${v} AS d, LAG(${v}) OVER (PARTITION BY ${partition} ORDER BY ${v}) AS prev ${from}${where([`${v} IS NOT NULL`])}`;
+        const outerKey = perInterval ? "patient_id, interval_id" : "patient_id";
         select =
-          `SELECT patient_id, SUM(CASE WHEN prev IS NULL OR ${this.d.diffDays("d", "prev")} > ${gap} THEN 1 ELSE 0 END) AS value ` +
-          `FROM (${inner}) AS e GROUP BY patient_id`;
+          `SELECT ${outerKey}, SUM(CASE WHEN prev IS NULL OR ${this.d.diffDays("d", "prev")} > ${gap} THEN 1 ELSE 0 END) AS value ` +
+          `FROM (${inner}) AS e GROUP BY ${outerKey}`;
         break;
       }
     }
@@ -505,7 +577,8 @@ class Compiler {
 
   private buildPick(p: PickOneRowPerPatient): Source {
     const name = this.temp("row");
-    const q = this.frameQuery(p.source);
+    const perInterval = this.dependsOnInterval(p);
+    const q = this.frameQuery(p.source, perInterval);
     const cols = [...(this.pickColumns.get(nodeId(p)) ?? [])].sort();
     const schema = schemaOfFrame(p.source);
     const dir = p.position === "first" ? "ASC NULLS FIRST" : "DESC NULLS LAST";
@@ -521,11 +594,12 @@ class Compiler {
       .map((x) => `${x} ${dir}`);
     const where = q.where.length ? `\nWHERE ${q.where.map((c) => `(${c})`).join(" AND ")}` : "";
     const picked = cols.map((c) => `r.${this.d.quote(c)} AS ${this.d.quote(c)}`);
+    const key = perInterval ? "r.patient_id AS patient_id, i.interval_id AS interval_id" : "r.patient_id AS patient_id";
     const inner =
-      `SELECT r.patient_id AS patient_id${picked.map((c) => `, ${c}`).join("")}, ` +
-      `ROW_NUMBER() OVER (PARTITION BY r.patient_id ORDER BY ${order.join(", ")}) AS _rn\n` +
+      `SELECT ${key}${picked.map((c) => `, ${c}`).join("")}, ` +
+      `ROW_NUMBER() OVER (PARTITION BY r.patient_id${perInterval ? ", i.interval_id" : ""} ORDER BY ${order.join(", ")}) AS _rn\n` +
       `FROM ${q.from}${joinSql(q.ctx)}${where}`;
-    const outer = `SELECT patient_id${cols.map((c) => `, ${this.d.quote(c)}`).join("")} FROM (${inner}) AS ranked WHERE _rn = 1`;
+    const outer = `SELECT patient_id${perInterval ? ", interval_id" : ""}${cols.map((c) => `, ${this.d.quote(c)}`).join("")} FROM (${inner}) AS ranked WHERE _rn = 1`;
     this.setup.push(...this.d.createTempTableAs(name, outer));
     return { table: name };
   }

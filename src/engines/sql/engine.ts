@@ -3,9 +3,9 @@
 // the model's representation (ISO dates, booleans, numbers).
 
 import type { Dataset, Scalar, SeriesType } from "../../querymodel/index.js";
-import { isPatientLevel, walk } from "../../querymodel/index.js";
-import type { Engine, Row, TableReader, TableSpec } from "../types.js";
-import { compileDataset, type CompileOptions, type CompiledQuery } from "./compiler.js";
+import { isPatientLevel, makeDataset, walk } from "../../querymodel/index.js";
+import type { Engine, GroupTotals, IntervalTotalsQuery, Row, TableReader, TableSpec } from "../types.js";
+import { compileDataset, type CompileOptions, type CompiledQuery, type IntervalOptions } from "./compiler.js";
 import { type SqlConnection, loadTable } from "./connection.js";
 import type { Dialect } from "./dialect.js";
 
@@ -65,31 +65,111 @@ export class SqlEngine implements Engine {
     try {
       yield* this.run(conn, dataset);
     } catch (e) {
-      if (e instanceof PermissionError || e instanceof SqlExecutionError) throw e;
-      // The driver's message (never a connection string: those stay with the connection).
-      throw new SqlExecutionError(`the ${this.name} database failed: ${(e as Error).message}`);
+      throw this.failure(e);
     } finally {
       await conn.close();
     }
   }
 
-  private async *run(conn: SqlConnection, dataset: Dataset): AsyncIterable<Row[]> {
-    {
-      if (this.options.tables) await loadTables(conn, dataset, this.options.tables);
-      else {
-        const missing = [];
-        for (const t of tablesOf(dataset)) if (!(await conn.tableExists(t.name))) missing.push(t.name);
-        if (missing.length) throw new SqlExecutionError(`the database has no table ${missing.join(", ")}, which the definition reads`);
-      }
-      const filters = this.options.backend ? await enforceScope(conn, dataset, this.options.backend) : [];
-      const q = compileDataset(conn.dialect, dataset, { ...this.options.compile, populationFilters: [...(this.options.compile?.populationFilters ?? []), ...filters] });
+  /**
+   * The dataset for every interval at once: its parameters `intervals.parameters`
+   * take each interval's dates; rows are [patient_id, interval index, ...variables],
+   * by patient then interval. (For tests and tools; measures use intervalTotals.)
+   */
+  async *executeIntervals(dataset: Dataset, intervals: IntervalOptions): AsyncIterable<Row[]> {
+    const conn = await this.connect();
+    try {
+      const q = await this.prepare(conn, dataset, intervals);
       for (const s of q.setup) await conn.exec(s);
-      const types: SeriesType[] = ["int", ...dataset.variables.map((v) => v.series.type)];
-      for await (const batch of conn.query(q.select, this.options.batchSize)) {
+      const types: SeriesType[] = ["int", "int", ...dataset.variables.map((v) => v.series.type)];
+      for await (const batch of conn.query(`SELECT * FROM (${q.select}) AS x ORDER BY patient_id, interval_id`, this.options.batchSize)) {
         yield batch.map((r) => r.map((v, i) => fromSql(v, types[i]!)));
       }
       for (const s of q.cleanup) await conn.exec(s);
+    } catch (e) {
+      throw this.failure(e);
+    } finally {
+      await conn.close();
     }
+  }
+
+  /** Measures: every interval in one set of statements, summed by the database. */
+  async intervalTotals(query: IntervalTotalsQuery): Promise<GroupTotals[][]> {
+    const dataset = makeDataset(query.population, query.columns.map((series, i) => ({ name: `column_${i}`, series })));
+    const conn = await this.connect();
+    try {
+      const d = conn.dialect;
+      const q = await this.prepare(conn, dataset, { parameters: query.parameters, values: query.intervals });
+      for (const s of q.setup) await conn.exec(s);
+      // Groupings with the same group columns (measures that differ only in
+      // their numerators, often) are summed by one GROUP BY.
+      const byGroups = new Map<string, number[]>();
+      query.groupings.forEach((g, j) => {
+        const key = g.groups.join(",");
+        byGroups.set(key, [...(byGroups.get(key) ?? []), j]);
+      });
+      // With one GROUP BY the rows per patient and interval are summed as they
+      // are made; with several, they are kept in a temporary table for each to read.
+      const kept = byGroups.size > 1 ? `${this.options.compile?.prefix ?? "enc"}_measure_rows` : undefined;
+      if (kept) for (const s of d.createTempTableAs(kept, q.select)) await conn.exec(s);
+      const from = kept ? d.quote(kept) : `(${q.select}) AS x`;
+      const col = (i: number) => d.quote(`column_${i}`);
+      const out: GroupTotals[][] = query.groupings.map(() => []);
+      for (const members of byGroups.values()) {
+        const groups = query.groupings[members[0]!]!.groups;
+        const sums = members.flatMap((j) => [`COALESCE(SUM(${col(query.groupings[j]!.numerator)}), 0)`, `SUM(${col(query.groupings[j]!.denominator)})`]);
+        const keys = groups.map(col).map((c) => `, ${c}`).join("");
+        const sql = `SELECT interval_id${keys}, ${sums.join(", ")}\nFROM ${from}\nGROUP BY interval_id${keys}\nORDER BY interval_id, MIN(patient_id)`;
+        for await (const batch of conn.query(sql, this.options.batchSize)) {
+          for (const r of batch) {
+            const values = groups.map((c, k) => fromSql(r[k + 1], query.columns[c]!.type));
+            const at = 1 + groups.length;
+            members.forEach((j, m) => {
+              out[j]!.push({ interval: Number(r[0]), values, numerator: Number(r[at + 2 * m]), denominator: Number(r[at + 2 * m + 1]) });
+            });
+          }
+        }
+      }
+      if (kept) await conn.exec(d.dropTempTable(kept));
+      for (const s of q.cleanup) await conn.exec(s);
+      return out;
+    } catch (e) {
+      throw this.failure(e);
+    } finally {
+      await conn.close();
+    }
+  }
+
+  private failure(e: unknown): Error {
+    if (e instanceof PermissionError || e instanceof SqlExecutionError) return e;
+    // The driver's message (never a connection string: those stay with the connection).
+    return new SqlExecutionError(`the ${this.name} database failed: ${(e as Error).message}`);
+  }
+
+  /** Loads or checks the tables, enforces the backend's scope, and compiles. */
+  private async prepare(conn: SqlConnection, dataset: Dataset, intervals?: IntervalOptions): Promise<CompiledQuery> {
+    if (this.options.tables) await loadTables(conn, dataset, this.options.tables);
+    else {
+      const missing = [];
+      for (const t of tablesOf(dataset)) if (!(await conn.tableExists(t.name))) missing.push(t.name);
+      if (missing.length) throw new SqlExecutionError(`the database has no table ${missing.join(", ")}, which the definition reads`);
+    }
+    const filters = this.options.backend ? await enforceScope(conn, dataset, this.options.backend) : [];
+    return compileDataset(conn.dialect, dataset, {
+      ...this.options.compile,
+      populationFilters: [...(this.options.compile?.populationFilters ?? []), ...filters],
+      intervals,
+    });
+  }
+
+  private async *run(conn: SqlConnection, dataset: Dataset): AsyncIterable<Row[]> {
+    const q = await this.prepare(conn, dataset);
+    for (const s of q.setup) await conn.exec(s);
+    const types: SeriesType[] = ["int", ...dataset.variables.map((v) => v.series.type)];
+    for await (const batch of conn.query(q.select, this.options.batchSize)) {
+      yield batch.map((r) => r.map((v, i) => fromSql(v, types[i]!)));
+    }
+    for (const s of q.cleanup) await conn.exec(s);
   }
 }
 

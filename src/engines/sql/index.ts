@@ -1,4 +1,4 @@
-export { compileDataset, type CompiledQuery, type CompileOptions } from "./compiler.js";
+export { compileDataset, type CompiledQuery, type CompileOptions, type IntervalOptions } from "./compiler.js";
 export { Dialect } from "./dialect.js";
 export {
   SqlEngine,
