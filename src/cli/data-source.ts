@@ -1,7 +1,8 @@
 // Where a dataset's rows come from, chosen from the command line: dummy table
 // files (run by any engine, each loading the files itself), a backend
 // database (`--dsn`, or DATABASE_URL), where opt-outs and permissions apply,
-// or, with neither, dummy data generated to meet the population.
+// the researcher's own dataset file (`--dummy-data-file`, see dummy-data-file.ts),
+// or, with none of these, dummy data generated to meet the population.
 // A DSN holds credentials: it is never printed, not even in errors.
 
 import * as fs from "node:fs";
@@ -25,7 +26,7 @@ import {
 } from "../engines/sql/index.js";
 import { UsageError, UserError } from "./errors.js";
 import type { Series } from "../querymodel/index.js";
-import { DEFAULT_POPULATION_SIZE, DEFAULT_SEED, type DummyDataOptions, DummyDataError, DummyTableReader, generateTablesFor } from "../dummydata/index.js";
+import { DEFAULT_POPULATION_SIZE, DEFAULT_SEED, type DummyDataOptions, DummyDataError, DummyTableReader, type GeneratedTables, generateTablesFor } from "../dummydata/index.js";
 
 export const ENGINES = ["memory", "sqlite", "duckdb", "postgres"] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -34,6 +35,8 @@ export interface SourceOptions {
   engine?: string;
   dummyTables?: string;
   dsn?: string;
+  /** A dataset file standing in for the dataset (generate-dataset only). */
+  dummyDataFile?: string;
 }
 
 export function engineOption(): Option {
@@ -56,10 +59,10 @@ export interface DataSource {
   describe: string;
 }
 
-/** The DSN from --dsn or DATABASE_URL (when no dummy tables were asked for). */
+/** The DSN from --dsn or DATABASE_URL (when no dummy tables or dummy data file were asked for). */
 export function chosenDsn(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (options.dsn !== undefined) return options.dsn;
-  if (options.dummyTables === undefined && env.DATABASE_URL) return env.DATABASE_URL;
+  if (options.dummyTables === undefined && options.dummyDataFile === undefined && env.DATABASE_URL) return env.DATABASE_URL;
   return undefined;
 }
 
@@ -109,8 +112,13 @@ export function dialectFor(engine: string): Dialect {
   throw new UsageError(`the ${engine} engine does not use SQL; choose sqlite, duckdb or postgres`);
 }
 
-/** Builds the engine for the options; undefined when neither tables nor a database were given. */
+/** Builds the engine for the options; undefined when neither tables nor a database were given (a dummy data file needs no engine). */
 export function openDataSource(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): DataSource | undefined {
+  if (options.dummyDataFile !== undefined) {
+    const other = options.dummyTables !== undefined ? "--dummy-tables" : options.dsn !== undefined ? "--dsn" : undefined;
+    if (other !== undefined) throw new UsageError(`give either --dummy-data-file or ${other}, not both: the dummy data file is the dataset itself`);
+    return undefined;
+  }
   const dsn = chosenDsn(options, env);
   if (dsn !== undefined && options.dummyTables !== undefined) throw new UsageError("give either --dummy-tables or --dsn, not both");
   if (dsn !== undefined) {
@@ -174,21 +182,28 @@ export function checkOutputFormat(output: string | undefined): void {
  */
 export function requireDataSource(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): { source: DataSource | undefined; sandbox: "required" | "auto" } {
   const source = openDataSource(options, env);
+  if (options.dummyDataFile !== undefined && options.engine !== undefined) {
+    throw new UsageError(`--engine ${options.engine} has nothing to run with --dummy-data-file: the file is the dataset, written out as it is`);
+  }
   if (source === undefined && options.engine !== undefined && options.engine !== "memory") {
     throw new UsageError(`--engine ${options.engine} needs --dummy-tables DIR or --dsn URL; dummy data is run by the memory engine`);
   }
   return { source, sandbox: source?.backend || env.DATABASE_URL !== undefined ? "required" : "auto" };
 }
 
-/** Runs the query over dummy tables generated to meet the population, saying so on standard error. */
-export async function dummyDataEngine(population: Series, others: readonly Series[], options: DummyDataOptions): Promise<Engine> {
-  let generated;
+/** Dummy tables generated to meet the population; a population that cannot be met is the user's to fix. */
+export async function generateDummyTablesFor(population: Series, others: readonly Series[], options: DummyDataOptions): Promise<GeneratedTables> {
   try {
-    generated = await generateTablesFor(population, others, options);
+    return await generateTablesFor(population, others, options);
   } catch (e) {
     if (e instanceof DummyDataError) throw new UserError(`cannot generate dummy data: ${e.message}`);
     throw e;
   }
+}
+
+/** Runs the query over dummy tables generated to meet the population, saying so on standard error. */
+export async function dummyDataEngine(population: Series, others: readonly Series[], options: DummyDataOptions): Promise<Engine> {
+  const generated = await generateDummyTablesFor(population, others, options);
   process.stderr.write(`note: no data source given, so this is dummy data (${options.populationSize ?? DEFAULT_POPULATION_SIZE} patients, seed ${options.seed ?? DEFAULT_SEED})\n`);
   return new MemoryEngine(new DummyTableReader(generated.tables, generated.rows));
 }

@@ -1,11 +1,14 @@
 // `enclave generate-dataset`: run a dataset definition over a data source and
-// write the dataset; with no data source, over dummy data that meets the population.
+// write the dataset; with no data source, over dummy data that meets the
+// population; or, with --dummy-data-file, write the researcher's own dummy
+// dataset once it fits the definition.
 
 import type { Command } from "commander";
 import { writeDataset } from "../engines/files/index.js";
-import { datasetColumns } from "../engines/types.js";
+import { type Row, datasetColumns } from "../engines/types.js";
 import { withDefaults } from "../dummydata/index.js";
 import { loadDefinition } from "./load-definition.js";
+import { checkDummyDataFile, dummyDataFileOption, readDummyDataFile } from "./dummy-data-file.js";
 import { paramOption } from "./options.js";
 import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource } from "./data-source.js";
 
@@ -22,6 +25,7 @@ export function registerGenerateDataset(program: Command): void {
     .argument("<definition>", "the dataset definition, a TypeScript file")
     .addOption(outputOption("dataset"))
     .addOption(dummyTablesOption())
+    .addOption(dummyDataFileOption())
     .addOption(engineOption())
     .addOption(dsnOption())
     .addOption(paramOption())
@@ -31,6 +35,7 @@ export function registerGenerateDataset(program: Command): void {
         "  enclave generate-dataset analysis/dataset_definition.ts --output output/dataset.csv   (dummy data)\n" +
         "  enclave generate-dataset analysis/dataset_definition.ts --dummy-tables dummy_tables --output output/dataset.csv.gz\n" +
         "  enclave generate-dataset analysis/dataset_definition.ts --dummy-tables dummy_tables --engine duckdb\n" +
+        "  enclave generate-dataset analysis/dataset_definition.ts --dummy-data-file analysis/dummy_dataset.csv --output output/dataset.csv\n" +
         "  DATABASE_URL=duckdb:///data/backend.duckdb enclave generate-dataset analysis/dataset_definition.ts --output output/dataset.parquet",
     )
     .action((definition: string, options: Options) => generateDataset(definition, options));
@@ -39,8 +44,23 @@ export function registerGenerateDataset(program: Command): void {
 async function generateDataset(definition: string, options: Options): Promise<void> {
   checkOutputFormat(options.output);
   const { source, sandbox } = requireDataSource(options);
+  if (options.dummyDataFile !== undefined) checkDummyDataFile(options.dummyDataFile);
   const dataset = await loadDefinition(definition, { params: options.param, sandbox });
-  const engine = source?.engine ?? (await dummyDataEngine(dataset.population, dataset.variables.map((v) => v.series), withDefaults(dataset)));
-  const { rows } = await writeDataset(options.output ?? null, datasetColumns(dataset), engine.execute(dataset));
+  const columns = datasetColumns(dataset);
+  let batches: AsyncIterable<Row[]>;
+  if (options.dummyDataFile !== undefined) {
+    // Checked in full before anything is written, so a bad file leaves no output behind.
+    const rows = await readDummyDataFile(options.dummyDataFile, columns);
+    process.stderr.write(`note: this is the dummy data in ${options.dummyDataFile}, checked against the definition\n`);
+    batches = inBatches(rows);
+  } else {
+    const engine = source?.engine ?? (await dummyDataEngine(dataset.population, dataset.variables.map((v) => v.series), withDefaults(dataset)));
+    batches = engine.execute(dataset);
+  }
+  const { rows } = await writeDataset(options.output ?? null, columns, batches);
   if (options.output !== undefined) process.stderr.write(`wrote ${rows} ${rows === 1 ? "row" : "rows"} to ${options.output}\n`);
+}
+
+async function* inBatches(rows: readonly Row[], size = 10_000): AsyncGenerator<Row[]> {
+  for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
 }

@@ -16,6 +16,7 @@ import { registerDumpDatasetSql } from "./dump-dataset-sql.js";
 import { registerSynth } from "./synth.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
+import { registerCreateDummyTables } from "./create-dummy-tables.js";
 import { registerGenerateMeasures } from "./generate-measures.js";
 import { MeasuresError } from "../engines/measures.js";
 import { packageRoot } from "./package-root.js";
@@ -30,6 +31,7 @@ export function createProgram(): Command {
   // Commands inherit the settings above, so they are registered after them.
   registerGenerateDataset(program);
   registerGenerateMeasures(program);
+  registerCreateDummyTables(program);
   registerDumpDatasetDefinition(program);
   registerDumpDatasetSql(program);
   registerSynth(program);

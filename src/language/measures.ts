@@ -143,13 +143,16 @@ export class Measures {
   }
 
   /** How much dummy data to generate. */
-  configureDummyData(options: { populationSize?: number }): void {
-    if (typeof options !== "object" || options === null) throw new EnclaveError("configureDummyData(): expected { populationSize }");
-    const { populationSize } = options;
+  configureDummyData(options: { populationSize?: number; seed?: number | string }): void {
+    if (typeof options !== "object" || options === null) throw new EnclaveError("configureDummyData(): expected { populationSize, seed }");
+    const { populationSize, seed } = options;
     if (populationSize !== undefined && (!Number.isSafeInteger(populationSize) || populationSize < 0)) {
       throw new EnclaveError(`configureDummyData(): populationSize must be a whole number, got ${JSON.stringify(populationSize)}`);
     }
-    this.#dummyData = populationSize !== undefined ? { populationSize } : {};
+    if (seed !== undefined && typeof seed !== "number" && typeof seed !== "string") {
+      throw new EnclaveError(`configureDummyData(): seed must be a number or a string, got ${JSON.stringify(seed)}`);
+    }
+    this.#dummyData = { ...(populationSize !== undefined ? { populationSize } : {}), ...(seed !== undefined ? { seed } : {}) };
   }
 
   /** The validated query model of these measures. */

@@ -75,6 +75,11 @@ describe.concurrent("generate-measures", { timeout: 60_000 }, () => {
     expect(rows.some((c) => c[0] === "high_events" && Number(c[5]) > 0)).toBe(true);
     const again = await enclave(["generate-measures", "measures.ts"], { cwd: dir, env: { DATABASE_URL: "" } });
     expect(again.stdout).toBe(r.stdout);
+    // Another seed, other dummy data.
+    const seeded = study({ "measures.ts": DEFINITION("export default measures;", "measures.configureDummyData({ populationSize: 200, seed: 7 });\nmeasures.configureDisclosureControl({ enabled: false });") });
+    const other = await enclave(["generate-measures", "measures.ts"], { cwd: seeded, env: { DATABASE_URL: "" } });
+    expect(other.stderr).toBe("note: no data source given, so this is dummy data (200 patients, seed 7)\n");
+    expect(other.stdout).not.toBe(r.stdout);
   });
 
   it("refuses a definition that exports no Measures, and reports errors at the definition's line", async () => {

@@ -43,10 +43,10 @@ describe("createMeasures", () => {
     const m = createMeasures();
     m.defineMeasure("a", { numerator: e.where(e.date.isDuring(INTERVAL)).existsForPatient(), denominator: den, groupBy: {}, intervals });
     m.configureDisclosureControl({ enabled: false });
-    m.configureDummyData({ populationSize: 50 });
+    m.configureDummyData({ populationSize: 50, seed: "pilot" });
     const q = m.toQueryModel();
     expect(q.disclosureControl).toBe(false);
-    expect(q.dummyData).toEqual({ populationSize: 50 });
+    expect(q.dummyData).toEqual({ populationSize: 50, seed: "pilot" });
   });
 });
 
@@ -117,5 +117,6 @@ describe("errors", () => {
     const m = createMeasures();
     expect(() => m.configureDisclosureControl(loose({ enabled: "no" }))).toThrow(/configureDisclosureControl/);
     expect(() => m.configureDummyData({ populationSize: -1 })).toThrow(/populationSize must be a whole number/);
+    expect(() => m.configureDummyData({ seed: [1] as never })).toThrow(/seed must be a number or a string/);
   });
 });

@@ -3,15 +3,15 @@
 // batch by batch, as the CSV writer does.
 
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
-import { Bool, DateDay, Float64, Int64, RecordBatchFileWriter, Table, Utf8, type DataType, vectorFromArray } from "apache-arrow";
+import { Bool, DataType, DateDay, Float64, Int64, RecordBatchFileWriter, Table, Utf8, tableFromIPC, vectorFromArray } from "apache-arrow";
 import { DuckDBDateValue, DuckDBInstance } from "@duckdb/node-api";
-import { type Scalar, type ScalarType, parseIsoDate } from "../../querymodel/index.js";
+import { type Scalar, type ScalarType, formatIsoDate, parseIsoDate } from "../../querymodel/index.js";
 import type { Row, TableSpec } from "../types.js";
-import { CellParseError, parseCell } from "./cells.js";
+import { CellParseError, formatCell, parseCell } from "./cells.js";
 
 type Column = { name: string; type: string };
 
@@ -129,4 +129,62 @@ export async function readParquetTable(file: string, table: TableSpec, fail: (ro
     conn.closeSync();
     instance.closeSync();
   }
+}
+
+/**
+ * Every cell of a Parquet or Arrow file as the text a CSV file would hold
+ * (null for NULL), with the file's own column names: for callers that check
+ * the columns and values themselves, with parseCell, and report every problem.
+ */
+export async function readColumnarCells(file: string, kind: "parquet" | "arrow", fail: (problem: string) => Error): Promise<{ columns: string[]; rows: (string | null)[][] }> {
+  return kind === "parquet" ? readParquetCells(file, fail) : readArrowCells(file, fail);
+}
+
+async function readParquetCells(file: string, fail: (problem: string) => Error): Promise<{ columns: string[]; rows: (string | null)[][] }> {
+  const instance = await DuckDBInstance.create(":memory:");
+  const conn = await instance.connect();
+  try {
+    const src = `read_parquet('${file.replace(/'/g, "''")}')`;
+    let columns: string[];
+    try {
+      const described = await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`);
+      columns = described.getRows().map((r) => String(r[0]));
+    } catch (e) {
+      throw fail(`not a readable Parquet file (${(e as Error).message.split("\n")[0]})`);
+    }
+    if (columns.length === 0) return { columns, rows: [] };
+    const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    const result = await conn.runAndReadAll(`SELECT ${columns.map((c) => `CAST(${q(c)} AS VARCHAR)`).join(", ")} FROM ${src}`);
+    return { columns, rows: result.getRows().map((cells) => cells.map((c) => (c === null ? null : String(c)))) };
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function readArrowCells(file: string, fail: (problem: string) => Error): Promise<{ columns: string[]; rows: (string | null)[][] }> {
+  let table: Table;
+  try {
+    table = tableFromIPC(await readFile(file));
+  } catch (e) {
+    throw fail(`not a readable Arrow IPC file (${(e as Error).message.split("\n")[0]})`);
+  }
+  const fields = table.schema.fields;
+  // As the writer above writes them, so that a file it wrote reads back as it was.
+  const text = fields.map((f) => {
+    if (DataType.isDate(f.type)) return (v: unknown) => formatIsoDate(Math.floor(Number(v) / 86_400_000));
+    if (DataType.isBool(f.type)) return (v: unknown) => (v ? "T" : "F");
+    // A float written as an integer would pass for an int: keep the ".0", as Parquet's text does.
+    if (DataType.isFloat(f.type)) return (v: unknown) => (Number.isFinite(v) ? formatCell(v as number, "float") : String(v));
+    return (v: unknown) => String(v);
+  });
+  const vectors = fields.map((_, j) => table.getChildAt(j)!);
+  const rows: (string | null)[][] = [];
+  for (let i = 0; i < table.numRows; i++) {
+    rows.push(vectors.map((v, j) => {
+      const value: unknown = v.get(i);
+      return value === null || value === undefined ? null : text[j]!(value);
+    }));
+  }
+  return { columns: fields.map((f) => f.name), rows };
 }

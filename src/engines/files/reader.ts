@@ -54,21 +54,24 @@ export class FileTableReader implements TableReader {
       return [];
     }
     const file = hasGzipped ? gzipped : plain;
-    let bytes = await readFile(file);
-    if (hasGzipped) {
-      try {
-        bytes = await gunzipAsync(bytes);
-      } catch (e) {
-        throw new TableFileError(file, undefined, undefined, `not a valid gzip file (${(e as Error).message})`);
-      }
-    }
-    let text: string;
+    return parseTableCsv(file, await readCsvText(file), table);
+  }
+}
+
+/** The text of a `.csv` or `.csv.gz` file (by its ending), as UTF-8. */
+export async function readCsvText(file: string): Promise<string> {
+  let bytes = await readFile(file);
+  if (file.toLowerCase().endsWith(".gz")) {
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      throw new TableFileError(file, undefined, undefined, "not valid UTF-8 text");
+      bytes = await gunzipAsync(bytes);
+    } catch (e) {
+      throw new TableFileError(file, undefined, undefined, `not a valid gzip file (${(e as Error).message})`);
     }
-    return parseTableCsv(file, text, table);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new TableFileError(file, undefined, undefined, "not valid UTF-8 text");
   }
 }
 
