@@ -28,6 +28,8 @@ export interface Offset {
 export interface ColumnHints {
   /** Literals the column is compared with, or whose set it is tested against. */
   readonly values: Scalar[];
+  /** The same literals as the definition groups them: one codelist (or one compared value) a group. */
+  readonly groups: Scalar[][];
   readonly offsets: Offset[];
 }
 
@@ -112,8 +114,16 @@ export function analyse(roots: readonly Series[]): Hints {
   const cache = new Map<Series, Constant>();
   const hintsFor = (key: string): ColumnHints => {
     let h = columns.get(key);
-    if (!h) columns.set(key, (h = { values: [], offsets: [] }));
+    if (!h) columns.set(key, (h = { values: [], groups: [], offsets: [] }));
     return h;
+  };
+  const groupKeys = new Set<string>();
+  const addGroup = (key: string, group: Scalar[]): void => {
+    const values = group.filter((v) => v !== null);
+    const id = `${key}\u0000${JSON.stringify(values)}`;
+    if (values.length === 0 || groupKeys.has(id)) return;
+    groupKeys.add(id);
+    hintsFor(key).groups.push(values);
   };
   const addValue = (key: string, v: Scalar): void => {
     if (v === null) return;
@@ -130,7 +140,10 @@ export function analyse(roots: readonly Series[]): Hints {
     if (!isConstant(c) || c instanceof Set) return;
     const value = c as Scalar;
     const col = columnOf(lhs);
-    if (col !== undefined) return addValue(col, value);
+    if (col !== undefined) {
+      addGroup(col, [value]);
+      return addValue(col, value);
+    }
     const table = tableOfCount(lhs);
     if (table !== undefined && typeof value === "number") {
       const list = counts.get(table) ?? [];
@@ -166,8 +179,9 @@ export function analyse(roots: readonly Series[]): Hints {
       const col = columnOf(n.args[0]!);
       const set = constantOf(n.args[1]!, cache);
       if (col === undefined || !isConstant(set)) continue;
-      if (set instanceof Set) for (const v of set) addValue(col, v);
-      else addValue(col, set as Scalar);
+      const group = set instanceof Set ? [...set] : [set as Scalar];
+      addGroup(col, group);
+      for (const v of group) addValue(col, v);
     }
   }
   return { columns, counts, dates: [...dates].sort((a, b) => a - b) };

@@ -1,11 +1,15 @@
 // Dummy data that meets the population: candidate patients are drawn with
 // values taken mostly from what the definition compares its columns with (see
-// analyse.ts), each is tested against the population with the memory engine,
+// analyse.ts, columns.ts), their tables made to agree with one another (see
+// tables.ts), each is tested against the population with the memory engine,
 // and only those in it are kept, until there are exactly as many as asked for.
-// The random choices that led to kept patients become more likely (a simple
-// cross-entropy search), so that populations with many conditions are found
-// quickly. When no candidate meets the population, the conditions that are
-// never true (alone, or in pairs) are named.
+// The random choices learn from each batch which options lead into the
+// population (see chooser.ts), so that populations with many conditions are
+// found quickly. When no candidate meets the population, the conditions that
+// are never true (alone, or in pairs) are named.
+//
+// Nothing here reads the clock: the same definition and seed give the same
+// tables on any day and any machine.
 
 import {
   type Dataset,
@@ -15,26 +19,23 @@ import {
   denominatorPopulation,
   nodeId,
   parameterSubstituter,
-  type Scalar,
   type ScalarType,
   type Series,
   Q,
-  addMonths,
-  checkScalar,
-  formatIsoDate,
-  isCodeType,
-  isMultiCodeType,
   makeDataset,
-  parseIsoDate,
   tablesRequiredFor,
   walk,
 } from "../querymodel/index.js";
 import { MemoryEngine } from "../engines/memory/index.js";
 import type { Row, TableReader, TableSpec } from "../engines/types.js";
 import { type SynthConstraints, synthTables } from "../synth/schema.js";
-import { type Hints, type Offset, analyse, columnKey } from "./analyse.js";
+import { type ColumnHints, type Hints, analyse, columnKey } from "./analyse.js";
+import { Chooser } from "./chooser.js";
 import { describeSeries } from "./describe.js";
 import { Random, seedHash } from "./random.js";
+import { type DummyTable, type Person, TablePlan } from "./tables.js";
+
+export type { DummyTable } from "./tables.js";
 
 export const DEFAULT_POPULATION_SIZE = 1000;
 export const DEFAULT_SEED = 1;
@@ -47,17 +48,6 @@ export interface DummyDataOptions {
 /** The population cannot be met by generated data; the message says which conditions conflict. */
 export class DummyDataError extends Error {
   override name = "DummyDataError";
-}
-
-interface ColumnInfo {
-  readonly name: string;
-  readonly type: ScalarType;
-  readonly constraints: SynthConstraints;
-}
-export interface DummyTable {
-  readonly name: string;
-  readonly patientLevel: boolean;
-  readonly columns: readonly ColumnInfo[];
 }
 
 let knownConstraints: Map<string, Map<string, SynthConstraints>> | undefined;
@@ -102,267 +92,6 @@ export class DummyTableReader implements TableReader {
     if (want.length === have.length && want.every((c, i) => have[i] === c)) return rows as Row[];
     const at = want.map((c) => have.indexOf(c));
     return rows.map((r) => [r[0]!, ...at.map((i) => (i < 0 ? null : r[i + 1]!))]);
-  }
-}
-
-// ---- choices that learn ---------------------------------------------------------
-
-type Choice = [number[], number];
-
-class Chooser {
-  private readonly weights = new Map<string, number[]>();
-  log: Choice[] = [];
-  constructor(public rng: Random) {}
-  choose(key: string, initial: readonly number[]): number {
-    let w = this.weights.get(key);
-    if (!w) this.weights.set(key, (w = [...initial]));
-    const i = this.rng.weighted(w);
-    this.log.push([w, i]);
-    return i;
-  }
-  static reward(choices: readonly Choice[], amount: number): void {
-    for (const [w, i] of choices) w[i]! += amount;
-  }
-}
-
-// ---- values --------------------------------------------------------------------
-
-const DAY_1900 = parseIsoDate("1900-01-01")!;
-const DAY_9999 = parseIsoDate("9999-12-31")!;
-const DEFAULT_ANCHOR = parseIsoDate("2024-01-01")!;
-const WORDS = ["alpha", "beta", "gamma", "delta", "epsilon"];
-const DIGITS = "0123456789";
-const ALNUM = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-const OPCS_LETTERS = "ABCDEFGHJKLMNOPQRSTUVWXYZ";
-
-function chars(rng: Random, alphabet: string, n: number): string {
-  let s = "";
-  for (let i = 0; i < n; i++) s += alphabet[rng.int(0, alphabet.length - 1)];
-  return s;
-}
-
-function randomCode(rng: Random, type: ScalarType): string {
-  switch (type) {
-    case "snomedct":
-    case "dmd":
-      return String(rng.int(1, 9)) + chars(rng, DIGITS, rng.int(5, 9));
-    case "ctv3":
-      return chars(rng, ALNUM, 5);
-    case "icd10":
-    case "icd10multi":
-      return rng.pick([...LETTERS]) + chars(rng, DIGITS, rng.int(2, 3));
-    case "opcs4":
-    case "opcs4multi":
-      return rng.pick([...OPCS_LETTERS]) + chars(rng, DIGITS, rng.int(2, 3));
-    case "bnf":
-      return "2" + String(rng.int(0, 3)) + chars(rng, DIGITS, 9);
-    default:
-      return rng.pick(WORDS);
-  }
-}
-
-function shift(day: number, amount: number, unit: Offset["unit"]): number {
-  if (unit === "days") return day + amount;
-  const moved = addMonths(formatIsoDate(day), unit === "years" ? amount * 12 : amount);
-  return moved === null ? day : parseIsoDate(moved as string)!;
-}
-
-function firstOfMonth(day: number): number {
-  const s = formatIsoDate(day);
-  return parseIsoDate(`${s.slice(0, 8)}01`)!;
-}
-
-/** How one column's values are drawn: its pools, prepared once. */
-class ColumnPlan {
-  readonly key: string;
-  readonly values: Scalar[];
-  readonly dates: number[];
-  readonly offsets: readonly Offset[];
-  readonly modes: string[];
-  readonly modeWeights: number[];
-  constructor(
-    readonly table: string,
-    readonly column: ColumnInfo,
-    hints: Hints,
-  ) {
-    this.key = columnKey(table, column.name);
-    const h = hints.columns.get(this.key);
-    const type = column.type;
-    const values: Scalar[] = [];
-    for (let v of h?.values ?? []) {
-      if (type === "int" && typeof v === "number") v = Math.round(v);
-      if (isMultiCodeType(type) && typeof v !== "string") continue;
-      if (checkScalar(type, v) === undefined && !values.includes(v)) values.push(v);
-    }
-    const cats = column.constraints.categories;
-    this.values = cats ? values.filter((v) => cats.includes(v as string)) : values;
-    this.dates = type === "date" ? this.values.map((v) => parseIsoDate(v as string)!) : [];
-    this.offsets = type === "date" ? (h?.offsets ?? []) : [];
-    const modes: [string, number][] = [];
-    if (cats) modes.push(["category", 1]);
-    else if (type === "date") {
-      if (this.offsets.length) modes.push(["offset", 4]);
-      if (this.dates.length) modes.push(["value", 4]);
-      // A date of birth is decades before the definition's dates, not near them.
-      if (hints.dates.length && !column.constraints.firstOfMonth) modes.push(["global", 2]);
-      modes.push(["free", 1]);
-    } else if (type === "bool") modes.push(["bool", 1]);
-    else {
-      if (this.values.length) modes.push(["value", isCodeType(type) || isMultiCodeType(type) ? 12 : 4]);
-      modes.push(["free", 1]);
-    }
-    this.modes = modes.map(([m]) => m);
-    this.modeWeights = modes.map(([, w]) => w);
-  }
-
-  draw(ch: Chooser, hints: Hints, previous: Scalar | undefined): Scalar {
-    const { rng } = ch;
-    const k = this.column.constraints;
-    const type = this.column.type;
-    if (!k.notNull && ch.choose(`${this.key}:null`, [12, 1]) === 1) return null;
-    // Ties: an event often shares a value with the patient's previous event.
-    if (previous !== undefined && previous !== null && rng.chance(0.15)) return previous;
-    const mode = this.modes[ch.choose(`${this.key}:mode`, this.modeWeights)]!;
-    switch (mode) {
-      case "category": {
-        const cats = k.categories!;
-        return cats[ch.choose(`${this.key}:category`, cats.map((c) => (this.values.includes(c as string) ? 3 : 1)))] as Scalar;
-      }
-      case "bool":
-        return ch.choose(`${this.key}:bool`, [1, 1]) === 1;
-      case "offset": {
-        const i = ch.choose(`${this.key}:offsets`, this.offsets.map(() => 1));
-        const o = this.offsets[i]!;
-        const delta = [-2, -1, 0, 1, 2][ch.choose(`${this.key}:offset${i}:delta`, [1, 2, 3, 2, 1])]!;
-        const amount = o.amount + delta;
-        const base = shift(o.anchor, o.sign * amount, o.unit);
-        const unitDays = o.unit === "years" ? 365 : o.unit === "months" ? 28 : 1;
-        return this.finishDate(base + o.sign * rng.int(0, unitDays - 1));
-      }
-      case "value":
-        if (type === "date") {
-          const i = ch.choose(`${this.key}:values`, this.dates.map(() => 1));
-          return this.finishDate(this.jitterDate(ch, `${this.key}:value${i}`, this.dates[i]!));
-        }
-        return this.numberNear(ch, this.values[ch.choose(`${this.key}:values`, this.values.map(() => 1))]!);
-      case "global": {
-        const i = ch.choose(`${this.key}:global`, hints.dates.map(() => 1));
-        return this.finishDate(this.jitterDate(ch, `${this.key}:global${i}`, hints.dates[i]!));
-      }
-      default:
-        return this.free(rng, hints);
-    }
-  }
-
-  private jitterDate(ch: Chooser, key: string, day: number): number {
-    const sign = [-1, 0, 1][ch.choose(`${key}:sign`, [3, 1, 3])]!;
-    if (sign === 0) return day;
-    const scale = ch.choose(`${key}:scale`, [2, 2, 2]);
-    // Far into the past, but not far into the future (the definition's dates are mostly recent).
-    const amount = scale === 0 ? ch.rng.int(1, 31) : scale === 1 ? ch.rng.int(32, 365) : ch.rng.int(366, sign < 0 ? 365 * 15 : 365 * 2);
-    return day + sign * amount;
-  }
-
-  private numberNear(ch: Chooser, v: Scalar): Scalar {
-    if (typeof v !== "number") return v;
-    const type = this.column.type;
-    const sign = [-1, 0, 1][ch.choose(`${this.key}:n${v}:sign`, [3, 2, 3])]!;
-    const spread = Math.max(1, Math.abs(v) * 0.25);
-    let x = v + sign * ch.rng.next() * spread * (ch.choose(`${this.key}:n${v}:scale`, [2, 1]) === 0 ? 1 : 4);
-    x = type === "int" ? (sign === 0 ? v : Math.round(x) === v ? v + sign : Math.round(x)) : Math.round(x * 10) / 10;
-    return this.clamp(x);
-  }
-
-  private clamp(x: number): number {
-    const r = this.column.constraints.range;
-    if (r) x = Math.min(r[1], Math.max(r[0], x));
-    return x;
-  }
-
-  private finishDate(day: number): string {
-    day = Math.min(DAY_9999, Math.max(DAY_1900, day));
-    if (this.column.constraints.firstOfMonth) day = firstOfMonth(day);
-    return formatIsoDate(day);
-  }
-
-  private free(rng: Random, hints: Hints): Scalar {
-    const k = this.column.constraints;
-    switch (this.column.type) {
-      case "date": {
-        const anchor = hints.dates.length ? hints.dates[hints.dates.length - 1]! : DEFAULT_ANCHOR;
-        return this.finishDate(anchor - rng.int(0, 365 * 90));
-      }
-      case "int":
-        return k.range ? rng.int(k.range[0], k.range[1]) : rng.int(1, 60);
-      case "float":
-        return this.clamp(Math.round(rng.normal(30, 10) * 10) / 10);
-      case "str":
-        return rng.pick(WORDS);
-      case "bool":
-        return rng.chance(0.5);
-      default:
-        return randomCode(rng, this.column.type);
-    }
-  }
-}
-
-// Date columns of one row that come in order (the second never before the first).
-const ORDERED_DATES: readonly [string, string][] = [
-  ["start_date", "end_date"],
-  ["date_of_birth", "date_of_death"],
-  ["admission_date", "discharge_date"],
-  ["date_start", "date_end"],
-];
-
-class TablePlan {
-  readonly columns: ColumnPlan[];
-  readonly ordered: [number, number][] = [];
-  readonly counts: number[];
-  readonly countWeights: number[];
-  constructor(
-    readonly table: DummyTable,
-    hints: Hints,
-    required: boolean,
-  ) {
-    this.columns = table.columns.map((c) => new ColumnPlan(table.name, c, hints));
-    const dateAt = (name: string): number => table.columns.findIndex((c) => c.name === name && c.type === "date");
-    for (const [from, to] of ORDERED_DATES) {
-      const a = dateAt(from), b = dateAt(to);
-      if (a >= 0 && b >= 0) this.ordered.push([a, b]);
-    }
-    if (table.patientLevel) {
-      // Everyone has a patients record; other one-row tables (deaths, say) are for some.
-      this.counts = table.name === "patients" || required ? [1] : [0, 1];
-      this.countWeights = this.counts.length === 1 ? [1] : [4, 1];
-    } else {
-      const options = new Map<number, number>([[0, 1.5], [1, 3], [2, 2.5], [3, 2], [4, 1.5], [6, 1], [10, 0.5]]);
-      for (const n of hints.counts.get(table.name) ?? []) {
-        for (const m of [n - 1, n, n + 1]) if (m >= 0 && m <= 50) options.set(m, (options.get(m) ?? 0) + 1);
-      }
-      if (required) options.delete(0);
-      const sorted = [...options].sort(([a], [b]) => a - b);
-      this.counts = sorted.map(([n]) => n);
-      this.countWeights = sorted.map(([, w]) => w);
-    }
-  }
-
-  rowsFor(ch: Chooser, hints: Hints, pid: number, into: Row[]): void {
-    const n = this.counts[ch.choose(`${this.table.name}:count`, this.countWeights)]!;
-    let previous: Scalar[] | undefined;
-    for (let r = 0; r < n; r++) {
-      const row: Scalar[] = [pid];
-      this.columns.forEach((c, i) => row.push(c.draw(ch, hints, previous?.[i + 1])));
-      for (const [a, b] of this.ordered) {
-        const x = row[a + 1], y = row[b + 1];
-        if (typeof x !== "string" || typeof y !== "string" || y >= x) continue;
-        // An end before its start: swap them; a death before birth: no death.
-        if (this.columns[a]!.column.constraints.firstOfMonth) row[b + 1] = this.columns[b]!.column.constraints.notNull ? x : null;
-        else [row[a + 1], row[b + 1]] = [y, x];
-      }
-      into.push(row);
-      previous = row;
-    }
   }
 }
 
@@ -411,54 +140,110 @@ export interface GeneratedTables {
   readonly tried: number;
 }
 
+// Candidates are drawn and tested in batches: big enough that the memory
+// engine's fixed cost per run is small, small enough that the choices learnt
+// from one batch soon shape the next, and that few are drawn beyond the need.
+const FIRST_BATCH = 256;
+const MAX_BATCH = 4096;
+// If nothing at all is in the population after this many candidates, the
+// consistency between tables may be what stands in the way (a definition can
+// ask for an event before birth): it is given up for the rest of the search.
+const CONSISTENT_UNTIL = 4000;
+// Below this share of candidates in the population, learning sharpens, up to a limit.
+const HARD = 0.25;
+const MAX_SHARPNESS = 3;
+
+/** patients.date_of_death also learns from what the definition says of ons_deaths.date, as the two are kept equal. */
+function withSharedDeathDates(hints: Hints, tables: readonly DummyTable[]): Hints {
+  const has = (t: string, c: string) => tables.some((x) => x.name === t && x.columns.some((k) => k.name === c && k.type === "date"));
+  if (!has("patients", "date_of_death") || !has("ons_deaths", "date")) return hints;
+  const ons = hints.columns.get(columnKey("ons_deaths", "date"));
+  if (!ons) return hints;
+  const key = columnKey("patients", "date_of_death");
+  const own = hints.columns.get(key);
+  const merged: ColumnHints = own
+    ? { values: [...own.values, ...ons.values.filter((v) => !own.values.includes(v))], groups: [...own.groups, ...ons.groups], offsets: [...own.offsets, ...ons.offsets] }
+    : ons;
+  return { ...hints, columns: new Map([...hints.columns, [key, merged]]) };
+}
+
 /** Generates tables whose patients, exactly `populationSize` of them (ids 1 to N), are all in the population. */
 export async function generateTablesFor(population: Series, others: readonly Series[], options: DummyDataOptions = {}): Promise<GeneratedTables> {
   const size = options.populationSize ?? DEFAULT_POPULATION_SIZE;
   const seed = seedHash(options.seed ?? DEFAULT_SEED);
   const roots = [population, ...others];
   const tables = tablesRead(roots);
-  const hints = analyse(roots);
+  const hints = withSharedDeathDates(analyse(roots), tables);
   const required = tablesRequiredFor(population);
-  const plans = tables.map((t) => new TablePlan(t, hints, required.has(t.name)));
+  const patientsHaveDeaths = tables.some((t) => t.name === "patients" && t.columns.some((c) => c.name === "date_of_death" && c.type === "date"));
+  const plans = tables.map((t) => new TablePlan(t, hints, required.has(t.name), patientsHaveDeaths));
+  // The patients table first, then the other one-row tables, then events: each may depend on the ones before.
+  const rank = (p: TablePlan): number => (p.table.name === "patients" ? 0 : p.table.patientLevel ? 1 : 2);
+  const order = plans.map((p, i) => i).sort((a, b) => rank(plans[a]!) - rank(plans[b]!) || a - b);
   const rows: Record<string, Row[]> = Object.fromEntries(tables.map((t) => [t.name, []]));
-  const test = makeDataset(population, []);
+  const into = plans.map((p) => rows[p.table.name]!);
   const chooser = new Chooser(new Random(seed, 0));
+  const person: Person = { birth: undefined, death: undefined };
+  const test = makeDataset(population, []);
 
   let found = 0;
   let tried = 0;
+  let consistent = true;
+  let sharpness = 1;
+  let triedUntilInconsistent = 0;
   let rate = 0.3;
   let last: Record<string, Row[]> = rows;
+  let lastSize = 0;
   for (let batchNo = 1; found < size; batchNo++) {
     const need = size - found;
-    const n = Math.min(20_000, Math.max(64, Math.ceil((need / Math.max(rate, 0.005)) * 1.15)));
+    // What is learnt from one batch usually raises the rate of the next, so a batch is at most four times the last.
+    const n = Math.min(batchNo === 1 ? FIRST_BATCH : Math.min(MAX_BATCH, 4 * lastSize), Math.max(64, Math.ceil((need / rate) * 1.1) + 16));
     chooser.rng = new Random(seed, batchNo);
-    const batch: Record<string, Row[]> = Object.fromEntries(tables.map((t) => [t.name, []]));
-    const logs: Choice[][] = [];
-    const offsets: number[][] = [];
+    chooser.clear();
+    const batch = plans.map((): Row[] => []);
+    // Where each candidate's rows start in each table, and its choices in the log: n + 1 marks.
+    const starts = plans.map(() => new Int32Array(n + 1));
+    const marks = new Int32Array(n + 1);
     for (let pid = 1; pid <= n; pid++) {
-      chooser.log = [];
-      offsets.push(plans.map((p) => batch[p.table.name]!.length));
-      for (const p of plans) p.rowsFor(chooser, hints, pid, batch[p.table.name]!);
-      logs.push(chooser.log);
+      for (let t = 0; t < plans.length; t++) starts[t]![pid - 1] = batch[t]!.length;
+      marks[pid - 1] = chooser.mark();
+      person.birth = person.death = undefined;
+      for (const t of order) plans[t]!.rowsFor(chooser, pid, person, batch[t]!, consistent);
     }
-    const reader = new DummyTableReader(tables, batch);
-    const accepted = (await evaluate(test, reader)).map((r) => r[0] as number);
+    for (let t = 0; t < plans.length; t++) starts[t]![n] = batch[t]!.length;
+    marks[n] = chooser.mark();
+
+    const byName: Record<string, Row[]> = Object.fromEntries(plans.map((p, t) => [p.table.name, batch[t]!]));
+    const accepted = (await evaluate(test, new DummyTableReader(tables, byName))).map((r) => r[0] as number);
     tried += n;
-    last = batch;
-    for (const pid of accepted) Chooser.reward(logs[pid - 1]!, 1);
+    last = byName;
+    lastSize = n;
+    const isAccepted = new Uint8Array(n);
+    for (const pid of accepted) isAccepted[pid - 1] = 1;
+    // A population that few candidates meet even after learning: learn more boldly.
+    if (accepted.length < n * HARD && batchNo > 1) sharpness = Math.min(MAX_SHARPNESS, sharpness + 0.5);
+    chooser.learn(marks, isAccepted, sharpness);
     for (const pid of accepted) {
       if (found >= size) break;
       found++;
-      plans.forEach((p, t) => {
-        const all = batch[p.table.name]!;
-        const start = offsets[pid - 1]![t]!;
-        const end = pid < n ? offsets[pid]![t]! : all.length;
-        for (let i = start; i < end; i++) rows[p.table.name]!.push([found, ...all[i]!.slice(1)]);
-      });
+      for (let t = 0; t < plans.length; t++) {
+        const from = batch[t]!;
+        for (let i = starts[t]![pid - 1]!; i < starts[t]![pid]!; i++) {
+          // The batch is thrown away, so its rows can be renumbered in place.
+          const row = from[i] as unknown[];
+          row[0] = found;
+          into[t]!.push(row as Row);
+        }
+      }
     }
-    rate = Math.max(0.001, (found + 1) / (tried + 3));
-    if ((found === 0 && tried >= 4000) || (found < size && tried >= 200 * size + 20_000)) {
-      throw new DummyDataError(await explain(population, tables, last, n, found, size));
+    // The latest batch says most about what the learnt choices give now.
+    rate = Math.min(1, Math.max(0.002, (accepted.length + 1) / (n + 2)));
+    if (found === 0 && consistent && tried >= CONSISTENT_UNTIL) {
+      consistent = false;
+      triedUntilInconsistent = tried;
+    }
+    if ((found === 0 && !consistent && tried - triedUntilInconsistent >= 4000) || (found < size && tried >= 200 * size + 20_000)) {
+      throw new DummyDataError(await explain(population, tables, last, lastSize, found, size));
     }
   }
   return { tables, rows, tried };

@@ -59,17 +59,6 @@ export class Random {
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)]!;
   }
-  /** An index drawn with probability proportional to its weight. */
-  weighted(weights: readonly number[]): number {
-    let total = 0;
-    for (const w of weights) total += w;
-    let x = this.next() * total;
-    for (let i = 0; i < weights.length; i++) {
-      x -= weights[i]!;
-      if (x < 0) return i;
-    }
-    return weights.length - 1;
-  }
   normal(mean: number, sd: number): number {
     const u = 1 - this.next();
     const v = this.next();
