@@ -14,6 +14,7 @@ import { QueryModelError } from "../querymodel/index.js";
 import { registerDumpDatasetDefinition } from "./dump-dataset-definition.js";
 import { registerDumpDatasetSql } from "./dump-dataset-sql.js";
 import { registerSynth } from "./synth.js";
+import { registerValidate } from "./validate.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -35,6 +36,7 @@ export function createProgram(): Command {
   registerDumpDatasetDefinition(program);
   registerDumpDatasetSql(program);
   registerSynth(program);
+  registerValidate(program);
   return program;
 }
 

@@ -10,12 +10,13 @@ describe.concurrent("enclave --help", { timeout: 30_000 }, () => {
     const r = await enclave(["--help"], { cwd: ROOT });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: enclave \[options\] \[command\]/);
-    expect(r.stdout).toContain("generate-dataset");
-    expect(r.stdout).toContain("dump-dataset-definition");
+    for (const command of ["generate-dataset", "generate-measures", "create-dummy-tables", "dump-dataset-definition", "dump-dataset-sql", "synth", "validate"]) {
+      expect(r.stdout).toContain(command);
+    }
   });
 
   for (const [command, options] of [
-    ["generate-dataset", ["--output <file>", "--dummy-tables <dir>", "--engine <name>", "--param <name=value>"]],
+    ["generate-dataset", ["--output <file>", "--dummy-tables <dir>", "--dummy-data-file <file>", "--engine <name>", "--param <name=value>"]],
     ["dump-dataset-definition", ["--param <name=value>"]],
   ] as const) {
     it(`explains ${command}`, async () => {
