@@ -5,9 +5,10 @@
 // and whether the two outputs are identical. Then the measures of
 // bench/measures-definition.ts (12 monthly intervals, two group-bys), all
 // intervals together and once per interval, against one generate-dataset of
-// the same variables, on --measures-engines (default duckdb).
+// the same variables, on --measures-engines (default duckdb). Last, dummy data
+// at 1,000 and 10,000 patients (bench/dummydata.ts; --no-dummy to skip).
 //
-//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R]
+//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R] [--no-dummy]
 // PostgreSQL: ENCLAVE_BENCH_POSTGRES_URL (or ENCLAVE_TEST_POSTGRES_URL).
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     patients: { type: "string", default: "1000000" },
     engines: { type: "string", default: "duckdb,sqlite,postgres" },
     "measures-engines": { type: "string", default: "duckdb" },
+    "no-dummy": { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     seed: { type: "string", default: "1" },
   },
@@ -185,5 +187,11 @@ if (measuresEngines.length > 0) {
   console.log(`\nmeasures: ${patients.toLocaleString("en")} patients, ${cpu} cores, ${intervals} monthly intervals; ratios against one generate-dataset of the same variables (first interval)`);
   console.log(["engine".padEnd(9), "dataset".padStart(9), "together".padStart(9), "ratio".padStart(7), "per intv".padStart(9), "ratio".padStart(7), "RSS tog.".padStart(9), "rows".padStart(6), "together vs per interval"].join("  "));
   for (const l of lines) console.log(l);
+}
+
+if (!values["no-dummy"]) {
+  console.log("");
+  const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "dummydata.ts"), "--seed", String(seed)], { stdio: "inherit" });
+  failed ||= r.status !== 0;
 }
 if (failed) process.exit(1);

@@ -78,6 +78,8 @@ export interface IntervalOptions {
 const LONG_SET = 20;
 /** Arguments shorter than this are simple enough to write twice. */
 const SHORT_SQL = 80;
+/** Per-interval series shorter than this are written inline where used, not kept in a table. */
+const LONG_SQL = 2000;
 
 interface Ctx {
   /** SQL for the current row's patient id. */
@@ -88,6 +90,8 @@ interface Ctx {
   readonly joins: Map<string, string>;
   /** Alias of the interval row in scope (measures), if the expression depends on it. */
   readonly interval: string | null;
+  /** The table the query's rows come from as `u`, when it is not the universe (see compile). */
+  readonly driving?: Source;
 }
 
 interface Source {
@@ -142,14 +146,20 @@ class Compiler {
     if (this.options.intervals) this.buildIntervals(this.options.intervals);
 
     const perInterval = this.options.intervals !== undefined;
-    const ctx: Ctx = { pid: "u.patient_id", row: null, joins: new Map(), interval: perInterval ? "i" : null };
+    // Over intervals, a population that needs a per-interval aggregation's row
+    // (registered on the interval's start, say) takes its rows from that
+    // aggregation's table rather than from every patient in every interval.
+    const driving = perInterval ? this.requiredPerInterval(this.dataset.population) : undefined;
+    const ctx: Ctx = { pid: "u.patient_id", row: null, joins: new Map(), interval: perInterval ? "i" : null, driving };
     const population = this.expr(this.dataset.population, ctx);
     const columns = this.dataset.variables.map((v) => `${this.expr(v.series, ctx)} AS ${this.d.quote(v.name)}`);
     const where = [population, ...(this.options.populationFilters ?? [])].map((c) => `(${c})`).join(" AND ");
     const select = perInterval
       ? `SELECT u.patient_id AS patient_id, i.interval_id AS interval_id${columns.map((c) => `, ${c}`).join("")}\n` +
-        `FROM ${this.d.quote(this.universe)} AS u\nCROSS JOIN ${this.d.quote(this.intervals)} AS i${joinSql(ctx)}\n` +
-        `WHERE ${where}`
+        (driving
+          ? `FROM ${this.d.quote(driving.table)} AS u\nJOIN ${this.d.quote(this.intervals)} AS i ON i.interval_id = u.interval_id`
+          : `FROM ${this.d.quote(this.universe)} AS u\nCROSS JOIN ${this.d.quote(this.intervals)} AS i`) +
+        `${joinSql(ctx)}\nWHERE ${where}`
       : `SELECT u.patient_id AS patient_id${columns.map((c) => `, ${c}`).join("")}\n` +
         `FROM ${this.d.quote(this.universe)} AS u${joinSql(ctx)}\n` +
         `WHERE ${where}\nORDER BY u.patient_id`;
@@ -205,6 +215,13 @@ class Compiler {
     for (let k = 0; k < rows.length; k += 500) this.setup.push(`INSERT INTO ${this.d.quote(this.intervals)} VALUES ${rows.slice(k, k + 500).join(", ")}`);
   }
 
+  /** The table of a per-interval Exists that the population needs to be true, if there is one. */
+  private requiredPerInterval(population: Series): Source | undefined {
+    const conjuncts = (s: Series): Series[] => (s.kind === "Function" && s.fn === "And" ? s.args.flatMap(conjuncts) : [s]);
+    const needed = conjuncts(population).find((c) => c.kind === "Aggregate" && c.fn === "Exists" && !isPatientFrame(c.source) && this.dependsOnInterval(c));
+    return needed ? this.source(needed as Aggregate) : undefined;
+  }
+
   /** Does the node read the interval's dates (directly or through anything below it)? */
   private dependsOnInterval(n: Node): boolean {
     const params = this.options.intervals?.parameters;
@@ -230,7 +247,8 @@ class Compiler {
       const byInterval = this.dependsOnInterval(s);
       const own: Ctx = { pid: "u.patient_id", row: null, joins: new Map(), interval: byInterval ? "i" : null };
       const sql = this.exprInline(s, own);
-      if (sql.length <= SHORT_SQL) return this.exprInline(s, ctx);
+      // A per-interval table has a row per patient and interval: only worth it for long SQL.
+      if (sql.length <= (byInterval ? LONG_SQL : SHORT_SQL)) return this.exprInline(s, ctx);
       const name = this.temp("var");
       const from = byInterval
         ? `, i.interval_id AS interval_id, ${sql} AS value FROM ${this.d.quote(this.universe)} AS u CROSS JOIN ${this.d.quote(this.intervals)} AS i`
@@ -302,6 +320,7 @@ class Compiler {
     return this.d.quote(alias);
   }
   private join(src: Source, ctx: Ctx): string {
+    if (src === ctx.driving) return "u";
     const t = this.d.quote(src.table);
     if (!ctx.joins.has(src.table)) {
       if (src.byInterval && !ctx.interval) throw new Error("internal: a per-interval table joined outside an interval");
