@@ -15,6 +15,7 @@ export {
   measuresFromJson,
   isMeasuresJson,
   substituteParameters,
+  nodeRewriter,
   parameterSubstituter,
   denominatorPopulation,
   measureGroupColumns,

@@ -212,11 +212,24 @@ export function substituteParameters(series: Series, values: Readonly<Record<str
  * so that series sharing subtrees keep sharing them.
  */
 export function parameterSubstituter(values: Readonly<Record<string, Scalar>>): (series: Series) => Series {
+  return nodeRewriter((n) => {
+    if (n.kind !== "Parameter") return undefined;
+    if (!Object.hasOwn(values, n.name)) throw new QueryModelError(`no value given for the parameter ${JSON.stringify(n.name)}`);
+    return Q.value(n.type, values[n.name]!);
+  });
+}
+
+/**
+ * A function that rebuilds a tree through the validating constructors, with
+ * each node for which `replace` returns a node replaced by it (its children
+ * not visited). Shared subtrees stay shared: every node is rebuilt once.
+ */
+export function nodeRewriter(replace: (n: Node) => Node | undefined): <N extends Node>(n: N) => N {
   const memo = new Map<Node, Node>();
   const sub = <N extends Node>(n: N): N => {
     const known = memo.get(n);
     if (known) return known as N;
-    const out = rebuild(n) as N;
+    const out = (replace(n) ?? rebuild(n)) as N;
     memo.set(n, out);
     return out;
   };
@@ -226,11 +239,8 @@ export function parameterSubstituter(values: Readonly<Record<string, Scalar>>): 
       case "SelectPatientTable":
       case "InlinePatientTable":
       case "Value":
+      case "Parameter":
         return n;
-      case "Parameter": {
-        if (!Object.hasOwn(values, n.name)) throw new QueryModelError(`no value given for the parameter ${JSON.stringify(n.name)}`);
-        return Q.value(n.type, values[n.name]!);
-      }
       case "Filter":
         return Q.filter(sub(n.source), sub(n.condition));
       case "Sort":
@@ -250,7 +260,7 @@ export function parameterSubstituter(values: Readonly<Record<string, Scalar>>): 
         );
     }
   };
-  return (series) => sub(series);
+  return sub;
 }
 
 // ==========================================================================

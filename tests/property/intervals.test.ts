@@ -15,12 +15,11 @@ import { difference, describeCase, propertyParams } from "./compare.js";
 import type { Row } from "../../src/engines/types.js";
 import {
   type Dataset,
-  type Node,
-  type Series,
   INTERVAL_END,
   INTERVAL_START,
   Q,
   makeDataset,
+  nodeRewriter,
   parameterSubstituter,
   parseIsoDate,
   walk,
@@ -33,43 +32,13 @@ const HI = Math.max(...DAYS);
 
 /** The dataset with every date literal equal to `start` (then `end`) replaced by INTERVAL's parameter. */
 function withParameters(dataset: Dataset, start: string, end: string | undefined): Dataset {
-  const memo = new Map<Node, Node>();
-  const map = <N extends Node>(n: N): N => {
-    let out = memo.get(n);
-    if (!out) memo.set(n, (out = rebuild(n)));
-    return out as N;
-  };
-  const rebuild = (n: Node): Node => {
-    switch (n.kind) {
-      case "Value":
-        if (n.type === "date" && n.value === start) return Q.parameter(INTERVAL_START, "date");
-        if (n.type === "date" && n.value === end) return Q.parameter(INTERVAL_END, "date");
-        return n;
-      case "SelectTable":
-      case "SelectPatientTable":
-      case "InlinePatientTable":
-      case "Parameter":
-        return n;
-      case "Filter":
-        return Q.filter(map(n.source), map(n.condition));
-      case "Sort":
-        return Q.sort(map(n.source), n.sortBy.map(map));
-      case "PickOneRowPerPatient":
-        return Q.pick(map(n.source), n.position);
-      case "SelectColumn":
-        return Q.column(map(n.source), n.name);
-      case "Aggregate":
-        return Q.aggregate(n.fn, map(n.source), n.maximumGapDays);
-      case "Function":
-        return Q.fn(n.fn, ...n.args.map(map));
-      case "Case":
-        return Q.case(
-          n.cases.map((c) => ({ when: map(c.when), then: c.then === null ? null : map(c.then) })),
-          n.otherwise === null ? null : map(n.otherwise),
-        );
-    }
-  };
-  return makeDataset(map(dataset.population), dataset.variables.map((v) => ({ name: v.name, series: map(v.series) as Series })));
+  const map = nodeRewriter((n) => {
+    if (n.kind !== "Value" || n.type !== "date") return undefined;
+    if (n.value === start) return Q.parameter(INTERVAL_START, "date");
+    if (n.value === end) return Q.parameter(INTERVAL_END, "date");
+    return undefined;
+  });
+  return makeDataset(map(dataset.population), dataset.variables.map((v) => ({ name: v.name, series: map(v.series) })));
 }
 
 /** Date literals within the ordinary range (the extremes stay literal: arithmetic on them is bounded for those values only). */
