@@ -15,6 +15,7 @@ import { registerDumpDatasetDefinition } from "./dump-dataset-definition.js";
 import { registerDumpDatasetSql } from "./dump-dataset-sql.js";
 import { registerSynth } from "./synth.js";
 import { registerValidate } from "./validate.js";
+import { registerCodelists } from "./codelists.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -37,6 +38,7 @@ export function createProgram(): Command {
   registerDumpDatasetSql(program);
   registerSynth(program);
   registerValidate(program);
+  registerCodelists(program);
   return program;
 }
 
