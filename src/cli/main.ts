@@ -15,7 +15,9 @@ import { registerDumpDatasetDefinition } from "./dump-dataset-definition.js";
 import { registerDumpDatasetSql } from "./dump-dataset-sql.js";
 import { registerSynth } from "./synth.js";
 import { registerValidate } from "./validate.js";
+import { registerRun } from "./run.js";
 import { registerCodelists } from "./codelists.js";
+import { registerInit } from "./init.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -38,7 +40,9 @@ export function createProgram(): Command {
   registerDumpDatasetSql(program);
   registerSynth(program);
   registerValidate(program);
+  registerRun(program);
   registerCodelists(program);
+  registerInit(program);
   return program;
 }
 

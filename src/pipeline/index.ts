@@ -1,4 +1,4 @@
-// pipeline/: project.yaml, the action graph, and the sandbox that actions run in.
+// pipeline/: project.yaml, the action graph, the runner, the runtimes and the sandbox that actions run in, and codelists.
 
 export { sandboxAvailable, sandboxed, type SandboxSpec } from "./sandbox.js";
 export {
@@ -37,3 +37,16 @@ export {
   shellSplit,
   splitWords,
 } from "./run-command.js";
+export { type ActionExecutor, type ActionLimits, type ActionResult, type ActionRun, DEFAULT_LIMITS } from "./action.js";
+export {
+  type ActionOutcome,
+  DEFAULT_CONCURRENCY,
+  type RunEvent,
+  type RunOptions,
+  type RunSummary,
+  RunnerError,
+  jobIdFor,
+  runPipeline,
+} from "./runner.js";
+export { NODE_V1_LIBRARIES, createActionExecutor, executeAction } from "./runtimes.js";
+export { checkCodelists, codelistHash, readCodelistsTxt, updateCodelists } from "./codelists.js";

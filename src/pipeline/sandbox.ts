@@ -14,6 +14,17 @@ export interface SandboxSpec {
   writable?: readonly string[];
   /** Working folder inside the sandbox (also readable). */
   cwd: string;
+  /**
+   * Run as this user and group inside a user namespace of their own (the
+   * namespace maps them to whoever started bwrap, so what the process writes
+   * belongs to that user outside). Without it, the process keeps bwrap's ids.
+   */
+  user?: { uid: number; gid: number };
+  /**
+   * Keep the host's network (a database action whose database is a server);
+   * every other namespace is still new.
+   */
+  shareNetwork?: boolean;
 }
 
 let probed: boolean | undefined;
@@ -41,12 +52,19 @@ export function sandboxed(command: string, args: readonly string[], spec: Sandbo
   };
   const exe = real(command);
   const b: string[] = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"];
+  if (spec.shareNetwork) b.push("--share-net");
+  if (spec.user) b.push("--unshare-user", "--uid", String(spec.user.uid), "--gid", String(spec.user.gid));
   for (const p of SYSTEM) b.push("--ro-bind-try", p, p);
   // Mounted before the folders, so that a folder under /tmp is not hidden by it.
   b.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
-  const ro = new Set([path.dirname(exe), ...spec.readOnly.map(real), real(spec.cwd)]);
-  for (const p of ro) b.push("--ro-bind", p, p);
-  for (const p of spec.writable ?? []) b.push("--bind", real(p), real(p));
+  // A folder listed as writable stays writable even when it is also readable
+  // (the working folder is both). Mounts go outermost first: a later mount of a
+  // parent would hide an earlier one inside it, read-only or not.
+  const mounts = new Map<string, "ro" | "rw">();
+  for (const p of [path.dirname(exe), ...spec.readOnly, spec.cwd]) mounts.set(real(p), "ro");
+  for (const p of spec.writable ?? []) mounts.set(real(p), "rw");
+  const depth = (p: string) => p.split(path.sep).filter(Boolean).length;
+  for (const [p, mode] of [...mounts].sort(([a], [c]) => depth(a) - depth(c))) b.push(mode === "rw" ? "--bind" : "--ro-bind", p, p);
   // bwrap sets PWD for the new working folder; nothing of the environment is wanted.
   b.push("--chdir", real(spec.cwd), "--unsetenv", "PWD");
   return { command: "bwrap", args: [...b, "--", exe, ...args] };

@@ -1,0 +1,509 @@
+// The runtimes: how one action's command runs, sandboxed (see action.ts for
+// the contract with the runner). The `run:` line names an image, and each image
+// is a command on this machine:
+//
+//   enclave:v1 CMD ARGS     Enclave's own CLI, `node bin/enclave.js CMD ARGS`
+//   node:v1 SCRIPT ARGS     node with Enclave's loader: .ts runs as is, and the
+//                           script imports only NODE_V1_LIBRARIES and enclave/...
+//   python:v1 SCRIPT ARGS   this machine's python3
+//   r:v1 SCRIPT ARGS        this machine's Rscript
+//   sqlrunner:v1 SQL ARGS   Enclave's SQL runner (sqlrunner.ts)
+//
+// and `config:` reaches node, python and R scripts as `--config <json>`.
+//
+// THE SANDBOX. Every action runs under bubblewrap when it works here (but
+// enclave:v1: see below):
+//   --unshare-all          no network (loopback included), no view of other
+//                          processes, their environments or IPC
+//   --unshare-user --uid 65534 --gid 65534
+//                          an unprivileged user ("nobody") in a user namespace
+//                          of its own; it maps to the runner's user outside, so
+//                          what the action writes belongs to the runner
+//   --cap-drop ALL         no capabilities, even inside its namespaces
+//   --die-with-parent, --new-session
+//                          dies with bwrap; cannot push keystrokes into the terminal
+//   file system            system folders (/usr, /lib, ...) and what the image
+//                          needs (node's folder; Enclave's package.json, bin,
+//                          dist and node_modules; python's prefix) read-only;
+//                          the action's folder read-write and its working
+//                          folder; /tmp a private tmpfs; /proc of its own PID
+//                          namespace; a minimal /dev; nothing else: no /home,
+//                          no /etc beyond the dynamic linker's cache, so neither
+//                          /etc/passwd nor any other file of the host
+// and around bwrap, `prlimit` sets the memory (address space), CPU-time and
+// core-file (none) limits, and `setpriv --pdeathsig KILL` ties the action's
+// life to the runner's. The wall-time limit and cancellation kill bwrap, and
+// with it the action's whole PID namespace.
+//
+// sqlrunner:v1, a database action, also sees its database: the folder of a
+// sqlite/duckdb file, read-only, or, for a PostgreSQL server, the host's
+// network (--share-net) and the files that name resolution needs. What it runs
+// of the researcher's is SQL, which the database runs.
+//
+// ENCLAVE:V1 runs outside bubblewrap, with the clean environment, the limits and
+// the paths it is given checked to lead into the action's folder. The only
+// researcher code it runs is the definition, and Enclave's CLI already loads
+// that in a bubblewrap sandbox of its own (required when DATABASE_URL is set).
+// That sandbox cannot be nested inside another: bwrap covers parts of the /proc
+// it mounts, and the kernel lets no user namespace mount a new /proc while the
+// one it sees is partly covered ("Can't mount proc on /newroot/proc: Operation
+// not permitted"). Outside, Enclave's own code also reaches a database server
+// while the definition, in its sandbox, has no network at all.
+//
+// WITHOUT BUBBLEWRAP. "required" (the backend) refuses to run anything.
+// "auto" (a researcher's machine) warns through onOutput, then: a node:v1
+// script runs under Node's permission model (reads only the action's folder and
+// Enclave's files, writes only the action's folder, no child processes; the
+// network is not cut); enclave:v1 and sqlrunner:v1 are Enclave's own code and
+// run as they are (the definition still runs with an empty environment);
+// python:v1 and r:v1 run unsandboxed: it is the researcher's own code on the
+// researcher's own machine, and refusing would only push them to run it by
+// hand, with no limits at all. The limits (prlimit and the wall-time kill)
+// apply either way, where prlimit exists.
+//
+// The environment is always clean: PATH=/usr/local/bin:/usr/bin:/bin,
+// HOME and TMPDIR a private folder, LANG=C.UTF-8, TZ=UTC, and run.env (the
+// database's DSN for a database action in the backend). Nothing of the
+// runner's own environment reaches an action.
+
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ActionExecutor, ActionResult, ActionRun } from "./action.js";
+import { sandboxed } from "./sandbox.js";
+import { packageRoot } from "../cli/package-root.js";
+
+export { NODE_V1_LIBRARIES } from "./node-libraries.js";
+
+/** The user (and group) an action runs as inside its sandbox: "nobody". */
+export const SANDBOX_USER = { uid: 65534, gid: 65534 } as const;
+
+/** The PATH an action gets. */
+export const ACTION_PATH = "/usr/local/bin:/usr/bin:/bin";
+
+/** The extensions each script image runs. */
+const SCRIPT_EXTENSIONS: Readonly<Record<string, readonly string[]>> = {
+  node: [".ts", ".mts", ".js", ".mjs"],
+  python: [".py"],
+  r: [".R", ".r"],
+  sqlrunner: [".sql"],
+};
+
+export interface RuntimeOptions {
+  /** Whether bubblewrap works here (probed once by default); tests pass `() => false` to take the fallback. */
+  bubblewrap?: () => boolean;
+  /** Finds python3 or Rscript on this machine (on the runner's PATH by default); tests use it to act as if one were missing. */
+  findProgram?: (name: string) => string | undefined;
+}
+
+/** An executor for the contract in action.ts, with what it finds on this machine replaceable for tests. */
+export function createActionExecutor(options: RuntimeOptions = {}): ActionExecutor {
+  const find = options.findProgram ?? findOnPath;
+  const bubblewrap = options.bubblewrap ?? bubblewrapWorks;
+  return (run) => execute(run, bubblewrap(), find);
+}
+
+/** Runs one action's command in the sandbox: see the top of this file. */
+export const executeAction: ActionExecutor = createActionExecutor();
+
+// ---------------------------------------------------------------------------
+// THE COMMAND OF EACH IMAGE
+
+/** What an image runs, before the sandbox goes around it. */
+interface Command {
+  /** Absolute path of the program on this machine. */
+  program: string;
+  args: string[];
+  /** What else it reads, besides the system folders and the action's folder. */
+  readOnly: string[];
+  /** A database server: the host's network stays. */
+  shareNetwork: boolean;
+  env: Record<string, string>;
+  /**
+   * How it runs. With bubblewrap, each in the sandbox except "enclave-cli" (see
+   * the top of this file); without it, a node script under Node's permission
+   * model, Enclave's own code as it is, an interpreter unsandboxed.
+   */
+  kind: "node-script" | "enclave" | "enclave-cli" | "interpreter";
+}
+
+class CannotRun extends Error {}
+
+/**
+ * Node's own options for every node an action runs. V8 reserves about 10 GB of
+ * address space for each WebAssembly memory, so that bounds checks are free;
+ * under the address-space limit that fails, and Node itself uses WebAssembly
+ * (fetch's HTTP parser, which pg loads at import). Explicit bounds checks
+ * instead cost WebAssembly some speed, and nothing else.
+ */
+function nodeOptions(): string[] {
+  return process.allowedNodeEnvironmentFlags.has("--disable-wasm-trap-handler") ? ["--disable-wasm-trap-handler"] : [];
+}
+
+function commandFor(run: ActionRun, find: (name: string) => string | undefined): Command {
+  const { image, version, command } = run.action.run;
+  const name = `${image}:${version}`;
+  const root = packageRoot();
+  // Only what runs: not src/, tests/ or anything else in Enclave's folder.
+  const enclaveFiles = ["package.json", "bin", "dist", "node_modules"].map((f) => path.join(root, f)).filter((f) => fs.existsSync(f));
+  const config = run.action.config === undefined ? [] : ["--config", JSON.stringify(run.action.config)];
+  const built = (file: string) => {
+    if (!fs.existsSync(file)) throw new CannotRun(`Enclave is not built (no ${file}): run \`npm run build\` in ${root}`);
+    return file;
+  };
+  switch (image) {
+    case "enclave": {
+      built(path.join(root, "dist", "cli", "main.js"));
+      enclavePaths(run, name);
+      // Never in bubblewrap, so it needs no list of what it reads.
+      return { program: process.execPath, args: [...nodeOptions(), path.join(root, "bin", "enclave.js"), ...command], readOnly: [], shareNetwork: true, env: {}, kind: "enclave-cli" };
+    }
+    case "sqlrunner": {
+      const entry = built(path.join(root, "dist", "pipeline", "sqlrunner-main.js"));
+      scriptIn(run, name, command[0]);
+      const db = databaseAccess(run);
+      return { program: process.execPath, args: [...nodeOptions(), entry, ...command], readOnly: [...enclaveFiles, ...db.readOnly], shareNetwork: db.shareNetwork, env: {}, kind: "enclave" };
+    }
+    case "node": {
+      const register = built(path.join(root, "dist", "cli", "loader", "register-script.js"));
+      scriptIn(run, name, command[0]);
+      return {
+        program: process.execPath,
+        args: [...nodeOptions(), "--enable-source-maps", "--import", pathToFileURL(register).href, ...command, ...config],
+        readOnly: [...enclaveFiles, ...fontConfig()],
+        shareNetwork: false,
+        env: {},
+        kind: "node-script",
+      };
+    }
+    case "python": {
+      const python = interpreter("python3", name, find);
+      scriptIn(run, name, command[0]);
+      // Unbuffered, so that what it prints reaches the log as it happens; no
+      // __pycache__ folders among the action's outputs.
+      return { program: python.program, args: [...command, ...config], readOnly: [...python.dirs, ...fontConfig()], shareNetwork: false, env: { PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" }, kind: "interpreter" };
+    }
+    case "r": {
+      const r = interpreter("Rscript", name, find);
+      scriptIn(run, name, command[0]);
+      return { program: r.program, args: [...command, ...config], readOnly: [...r.dirs, ...fontConfig()], shareNetwork: false, env: {}, kind: "interpreter" };
+    }
+    default:
+      throw new CannotRun(`Enclave has no image "${image}"`);
+  }
+}
+
+/** Fontconfig's configuration: without it, charts rendered to PNG (resvg, matplotlib, R) find no fonts and have no text. */
+function fontConfig(): string[] {
+  return ["/etc/fonts"].filter((f) => fs.existsSync(f));
+}
+
+/** Checks that an action's script is a file of the right kind inside its folder. */
+function scriptIn(run: ActionRun, name: string, given: string | undefined, extensions = SCRIPT_EXTENSIONS[run.action.run.image] ?? []): void {
+  if (given === undefined || given.startsWith("-")) throw new CannotRun(`${name} runs a file: the first argument must be its path, like ${name} analysis/report${extensions[0]}`);
+  const file = path.resolve(run.workdir, given);
+  mustBeInside(run.workdir, given, name);
+  if (!extensions.includes(path.extname(file))) throw new CannotRun(`${name} runs ${extensions.join(", ")} files, and ${given} is not one`);
+  if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+    throw new CannotRun(`${name}: ${given} does not exist in the action's folder (a path in run: is relative to the study's folder; a file that another action writes is there only if this action needs that action)`);
+  }
+}
+
+/**
+ * enclave:v1 runs outside bubblewrap (see the top of this file), so each path
+ * it is given must lead into the action's folder: the definition, and the
+ * files and folders of --output, --dummy-tables and --dummy-data-file.
+ */
+function enclavePaths(run: ActionRun, name: string): void {
+  const args = run.action.run.command;
+  scriptIn(run, name, args[1], [".ts", ".mts"]);
+  const options = ["--output", "--dummy-tables", "--dummy-data-file"];
+  for (let i = 2; i < args.length; i += 1) {
+    const a = args[i]!;
+    const eq = a.indexOf("=");
+    if (options.includes(a) && args[i + 1] !== undefined) mustBeInside(run.workdir, args[++i]!, name);
+    else if (eq > 0 && options.includes(a.slice(0, eq))) mustBeInside(run.workdir, a.slice(eq + 1), name);
+  }
+}
+
+/**
+ * Throws unless `given` (relative to the folder) is inside the folder, once
+ * symbolic links are followed as far as the path exists: a study may hold a
+ * link that leads out of it.
+ */
+function mustBeInside(folder: string, given: string, name: string): void {
+  const root = fs.realpathSync(folder);
+  let existing = path.resolve(folder, given);
+  let rest = "";
+  while (!fs.existsSync(existing) && path.dirname(existing) !== existing) {
+    rest = path.join(path.basename(existing), rest);
+    existing = path.dirname(existing);
+  }
+  const relative = path.relative(root, path.join(fs.realpathSync(existing), rest));
+  if (relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) throw new CannotRun(`${name}: ${given} is outside the study's folder`);
+}
+
+// The interpreter found for a name, by the path it was found at.
+const interpreters = new Map<string, { program: string; dirs: string[] }>();
+
+/**
+ * The real interpreter behind `name` on this machine and the folders it reads:
+ * a shim (pyenv's, say) is a script that needs what the sandbox leaves out, so
+ * the program it stands for runs directly.
+ */
+function interpreter(name: "python3" | "Rscript", image: string, find: (name: string) => string | undefined): { program: string; dirs: string[] } {
+  const found = find(name);
+  if (found === undefined) throw new CannotRun(`${image} needs ${name}, which is not installed on this machine`);
+  const known = interpreters.get(found);
+  if (known) return known;
+  const ask = (args: string[]) => {
+    const r = spawnSync(found, args, { encoding: "utf8", timeout: 30_000, cwd: os.tmpdir(), stdio: ["ignore", "pipe", "pipe"] });
+    if (r.status !== 0) throw new CannotRun(`${image} needs ${name}, and ${found} did not run: ${(r.error?.message ?? r.stderr).trim().split("\n").pop()}`);
+    return r.stdout.trim();
+  };
+  let result: { program: string; dirs: string[] };
+  if (name === "python3") {
+    const [exe, ...prefixes] = JSON.parse(ask(["-c", "import sys, json; print(json.dumps([sys.executable, sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]))"])) as string[];
+    result = { program: exe!, dirs: [...new Set(prefixes)] };
+  } else {
+    // Rscript finds R through R_HOME, and R reads /etc/R on Debian.
+    result = { program: fs.realpathSync(found), dirs: [ask(["-e", "cat(R.home())"]), "/etc/R"] };
+  }
+  result.dirs = result.dirs.filter((d) => fs.existsSync(d));
+  interpreters.set(found, result);
+  return result;
+}
+
+// Name resolution and TLS, for reaching a database server by name.
+const NETWORK_FILES = ["/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf", "/etc/ssl", "/etc/ca-certificates", "/run/postgresql", "/var/run/postgresql"];
+
+/** What a database action needs to reach the database named by DATABASE_URL (none locally). */
+function databaseAccess(run: ActionRun): { readOnly: string[]; shareNetwork: boolean } {
+  const dsn = run.env.DATABASE_URL;
+  if (!dsn) return { readOnly: [], shareNetwork: false };
+  const m = /^([a-z]+):\/\/(.*)$/i.exec(dsn);
+  const scheme = m?.[1]?.toLowerCase();
+  if ((scheme === "sqlite" || scheme === "duckdb") && m![2]) {
+    // The folder, not the file: SQLite and DuckDB read their journal and WAL files beside it.
+    return { readOnly: [path.dirname(path.resolve(run.workdir, m![2]))].filter((d) => fs.existsSync(d)), shareNetwork: false };
+  }
+  // A server (or a DSN the command will reject, with its own message).
+  return { readOnly: NETWORK_FILES.filter((f) => fs.existsSync(f)), shareNetwork: true };
+}
+
+// ---------------------------------------------------------------------------
+// RUNNING IT
+
+async function execute(run: ActionRun, bwrap: boolean, find: (name: string) => string | undefined): Promise<ActionResult> {
+  const refuse = (message: string): ActionResult => ({ exitCode: null, signal: null, timedOut: false, message });
+  if (run.signal?.aborted) return refuse("cancelled before it started");
+  const name = `${run.action.run.image}:${run.action.run.version}`;
+  if (!bwrap && run.sandbox === "required") {
+    return refuse(`refusing to run ${name} without the sandbox: bubblewrap (bwrap) is required here and does not work on this machine (install it: apt-get install bubblewrap)`);
+  }
+  const prlimit = findOnPath("prlimit");
+  if (prlimit === undefined && run.sandbox === "required") {
+    return refuse("refusing to run: prlimit (util-linux) is not installed, so no memory or CPU-time limit can be set");
+  }
+
+  let command: Command;
+  try {
+    command = commandFor(run, find);
+  } catch (e) {
+    if (e instanceof CannotRun) return refuse(e.message);
+    throw e;
+  }
+  if (run.action.config !== undefined && (command.kind === "enclave" || command.kind === "enclave-cli")) {
+    run.onOutput(`warning: ${name} takes no config, so the action's config is not passed to it\n`);
+  }
+
+  const workdir = fs.realpathSync(run.workdir);
+  const inSandbox = bwrap && command.kind !== "enclave-cli";
+  // Outside the sandbox, HOME and TMPDIR are a folder of the action's own, removed afterwards.
+  const home = inSandbox ? "/tmp" : fs.mkdtempSync(path.join(os.tmpdir(), "enclave-action-"));
+  const env: Record<string, string> = { PATH: ACTION_PATH, HOME: home, TMPDIR: home, LANG: "C.UTF-8", TZ: "UTC", ...command.env, ...run.env };
+
+  let program = command.program;
+  let args = command.args;
+  if (inSandbox) {
+    const box = sandboxed(program, args, { readOnly: command.readOnly, writable: [workdir], cwd: workdir, user: SANDBOX_USER, shareNetwork: command.shareNetwork });
+    program = findOnPath("bwrap") ?? box.command;
+    args = box.args;
+  } else if (!bwrap) {
+    run.onOutput(`warning: ${fallbackWarning(command.kind)}\n`);
+    if (command.kind === "node-script") args = [...nodePermissionFlags([workdir, home, ...command.readOnly], [workdir, home]), ...args];
+  }
+  if (prlimit !== undefined) {
+    const { memoryMb, cpuSeconds } = run.limits;
+    // SIGXCPU at the soft limit says why; SIGKILL at the hard one if it is caught.
+    [program, args] = [prlimit, [`--as=${Math.floor(memoryMb * 1024 * 1024)}`, `--cpu=${cpuSeconds}:${cpuSeconds + 2}`, "--core=0", "--", program, ...args]];
+  } else {
+    run.onOutput("warning: prlimit (util-linux) is not installed, so the action runs without memory or CPU-time limits\n");
+  }
+  const setpriv = pdeathsigWorks();
+  if (setpriv !== undefined) [program, args] = [setpriv, ["--pdeathsig", "KILL", "--", program, ...args]];
+
+  try {
+    return await spawnAction(run, program, args, workdir, env, inSandbox);
+  } finally {
+    if (!inSandbox) fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+function fallbackWarning(kind: Command["kind"]): string {
+  const intro = "bubblewrap (bwrap) does not work on this machine, so this action runs without the sandbox that the backend always uses";
+  const fix = "Install bubblewrap (apt-get install bubblewrap) to run it as the backend will.";
+  if (kind === "node-script") {
+    return `${intro}. Node's permission model stands in: the script can read only the action's folder and Enclave's own files, write only the action's folder, and start no processes, but it can reach the network. ${fix}`;
+  }
+  if (kind === "enclave-cli") return `${intro}. A definition still runs in a process of its own with an empty environment, but with nothing else kept from it. ${fix}`;
+  if (kind === "enclave") return `${intro}. This is Enclave's own code, and runs with no other protection than a clean environment. ${fix}`;
+  return `${intro}: the script can read and write whatever you can, and reach the network. ${fix}`;
+}
+
+/** Node's permission model (Node 20: --experimental-permission; later: --permission). */
+function nodePermissionFlags(read: readonly string[], write: readonly string[]): string[] {
+  const known = process.allowedNodeEnvironmentFlags;
+  const flags = [known.has("--permission") ? "--permission" : "--experimental-permission"];
+  for (const p of new Set(read.map(realOrSelf))) flags.push(`--allow-fs-read=${p}`);
+  for (const p of new Set(write.map(realOrSelf))) flags.push(`--allow-fs-write=${p}`);
+  // Enclave's loader runs its hooks on a worker thread (workers keep the
+  // permissions), and @resvg/resvg-js is a native addon. Native code is beyond
+  // the model, and a script could load one it wrote: the model guards against
+  // mistakes in the researcher's own code on their own machine, and is no sandbox.
+  flags.push("--allow-worker");
+  if (known.has("--allow-addons")) flags.push("--allow-addons");
+  // Our own warning says what the model is; Node's would only repeat it on every run.
+  if (known.has("--disable-warning")) flags.push("--disable-warning=ExperimentalWarning", "--disable-warning=SecurityWarning");
+  return flags;
+}
+
+// Output messages that mean the action ran out of memory, in node, python and R.
+const OUT_OF_MEMORY = /heap out of memory|Array buffer allocation failed|Fatal process out of memory|Cannot allocate memory|MemoryError|std::bad_alloc|cannot allocate vector|Failed to reserve virtual memory/;
+
+function spawnAction(run: ActionRun, program: string, args: string[], workdir: string, env: Record<string, string>, bwrap: boolean): Promise<ActionResult> {
+  const { wallSeconds, cpuSeconds, memoryMb } = run.limits;
+  return new Promise((resolve) => {
+    // A process group of its own, so that killing it reaches every process it started.
+    const child = spawn(program, args, { cwd: workdir, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let timedOut = false;
+    let cancelled = false;
+    let tail = "";
+    const killAll = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killAll();
+    }, wallSeconds * 1000);
+    const onAbort = () => {
+      cancelled = true;
+      killAll();
+    };
+    run.signal?.addEventListener("abort", onAbort, { once: true });
+    const done = (result: ActionResult) => {
+      clearTimeout(timer);
+      run.signal?.removeEventListener("abort", onAbort);
+      resolve(result);
+    };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk: string) => {
+        tail = (tail + chunk).slice(-8192);
+        run.onOutput(chunk);
+      });
+    }
+    child.on("error", (e) => done({ exitCode: null, signal: null, timedOut: false, message: `could not start ${path.basename(program)}: ${e.message}` }));
+    // Whatever it left running in its group (outside the sandbox) would hold the output open.
+    child.on("exit", () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // Nothing left.
+      }
+    });
+    child.on("close", (code, signal) => {
+      let exitCode = code;
+      let killedBy: string | null = signal;
+      // bwrap reports a command killed by a signal as 128 + its number, as a shell does.
+      if (bwrap && code !== null && code > 128) {
+        const name = Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0];
+        if (name !== undefined) [exitCode, killedBy] = [null, name];
+      }
+      let message: string | undefined;
+      if (timedOut) message = `killed: it ran longer than its wall-time limit of ${wallSeconds} s`;
+      else if (cancelled) message = "cancelled: the action was killed";
+      else if (killedBy === "SIGXCPU") message = `killed: it used up its CPU-time limit of ${cpuSeconds} s`;
+      else if (exitCode !== 0 && OUT_OF_MEMORY.test(tail)) message = `it ran out of memory (the limit is ${memoryMb} MB of address space)`;
+      else if (killedBy === "SIGKILL") message = `killed (SIGKILL): it may have used up its CPU-time limit of ${cpuSeconds} s or run out of memory (${memoryMb} MB)`;
+      else if (killedBy !== null) message = `killed by ${killedBy}`;
+      done({ exitCode, signal: killedBy, timedOut, ...(message === undefined ? {} : { message }) });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// THIS MACHINE
+
+/** A program on the runner's PATH (and the usual system folders), as an absolute path. */
+export function findOnPath(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(path.delimiter), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const file = path.join(dir, name);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
+}
+
+let bubblewrapProbe: boolean | undefined;
+
+/**
+ * Whether bubblewrap works here with everything the runtimes ask of it (a user
+ * namespace with another uid, no capabilities): probed once, by running `true` in it.
+ */
+export function bubblewrapWorks(): boolean {
+  if (bubblewrapProbe === undefined) {
+    const bwrap = findOnPath("bwrap");
+    const truth = ["/usr/bin/true", "/bin/true"].find((f) => fs.existsSync(f));
+    if (bwrap === undefined || truth === undefined) {
+      bubblewrapProbe = false;
+    } else {
+      const box = sandboxed(truth, [], { readOnly: [], cwd: os.tmpdir(), user: SANDBOX_USER });
+      bubblewrapProbe = spawnSync(bwrap, box.args, { stdio: "ignore", timeout: 10_000, env: { PATH: ACTION_PATH } }).status === 0;
+    }
+  }
+  return bubblewrapProbe;
+}
+
+let setprivProbe: { found: string | undefined } | undefined;
+
+/** setpriv, when it can set a parent-death signal (util-linux 2.33 and later). */
+function pdeathsigWorks(): string | undefined {
+  if (setprivProbe === undefined) {
+    const setpriv = findOnPath("setpriv");
+    const truth = ["/usr/bin/true", "/bin/true"].find((f) => fs.existsSync(f));
+    const works = setpriv !== undefined && truth !== undefined && spawnSync(setpriv, ["--pdeathsig", "KILL", "--", truth], { stdio: "ignore", timeout: 10_000 }).status === 0;
+    setprivProbe = { found: works ? setpriv : undefined };
+  }
+  return setprivProbe.found;
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
