@@ -6,9 +6,10 @@
 // bench/measures-definition.ts (12 monthly intervals, two group-bys), all
 // intervals together and once per interval, against one generate-dataset of
 // the same variables, on --measures-engines (default duckdb). Last, dummy data
-// at 1,000 and 10,000 patients (bench/dummydata.ts; --no-dummy to skip).
+// at 1,000 and 10,000 patients (bench/dummydata.ts; --no-dummy to skip), and
+// the runner's overhead per action (bench/runner.ts; --no-runner to skip).
 //
-//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R] [--no-dummy]
+//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R] [--no-dummy] [--no-runner]
 // PostgreSQL: ENCLAVE_BENCH_POSTGRES_URL (or ENCLAVE_TEST_POSTGRES_URL).
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     engines: { type: "string", default: "duckdb,sqlite,postgres" },
     "measures-engines": { type: "string", default: "duckdb" },
     "no-dummy": { type: "boolean", default: false },
+    "no-runner": { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     seed: { type: "string", default: "1" },
   },
@@ -192,6 +194,10 @@ if (measuresEngines.length > 0) {
 if (!values["no-dummy"]) {
   console.log("");
   const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "dummydata.ts"), "--seed", String(seed)], { stdio: "inherit" });
+  failed ||= r.status !== 0;
+}
+if (!values["no-runner"]) {
+  const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "runner.ts"), "--runs", String(Math.max(3, runs))], { stdio: "inherit" });
   failed ||= r.status !== 0;
 }
 if (failed) process.exit(1);

@@ -7,8 +7,13 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
-import { Bool, DataType, DateDay, Float64, Int64, RecordBatchFileWriter, Table, Utf8, tableFromIPC, vectorFromArray } from "apache-arrow";
-import { DuckDBDateValue, DuckDBInstance } from "@duckdb/node-api";
+import { createRequire } from "node:module";
+import type { DataType, Table } from "apache-arrow";
+import { duckdbApi } from "../sql/duckdb.js";
+
+// Loaded on first use, as the database drivers are: most commands never write Arrow.
+let arrow: typeof import("apache-arrow") | undefined;
+const arrowApi = (): typeof import("apache-arrow") => (arrow ??= createRequire(import.meta.url)("apache-arrow") as typeof import("apache-arrow"));
 import { type Scalar, type ScalarType, formatIsoDate, parseIsoDate } from "../../querymodel/index.js";
 import type { Row, TableSpec } from "../types.js";
 import { CellParseError, formatCell, parseCell } from "./cells.js";
@@ -16,6 +21,7 @@ import { CellParseError, formatCell, parseCell } from "./cells.js";
 type Column = { name: string; type: string };
 
 function arrowType(t: string): DataType {
+  const { Bool, DateDay, Float64, Int64, Utf8 } = arrowApi();
   return t === "bool" ? new Bool() : t === "int" ? new Int64() : t === "float" ? new Float64() : t === "date" ? new DateDay() : new Utf8();
 }
 function arrowValue(v: Scalar, t: string): unknown {
@@ -27,6 +33,7 @@ function arrowValue(v: Scalar, t: string): unknown {
 
 /** Writes rows as an Arrow IPC file, one record batch per batch of rows. */
 export async function writeArrow(file: string, columns: readonly Column[], batches: AsyncIterable<Row[]>): Promise<number> {
+  const { RecordBatchFileWriter, Table, vectorFromArray } = arrowApi();
   const writer = new RecordBatchFileWriter();
   const out = createWriteStream(file);
   const piped = writer.toNodeStream().pipe(out);
@@ -57,7 +64,7 @@ function duckType(t: string): string {
 /** Writes rows as a Parquet file: appended to a DuckDB table that may spill to disk, then copied out. */
 export async function writeParquet(file: string, columns: readonly Column[], batches: AsyncIterable<Row[]>): Promise<number> {
   const scratch = await mkdtemp(join(tmpdir(), "enclave-parquet-"));
-  const instance = await DuckDBInstance.create(join(scratch, "rows.duckdb"), { memory_limit: "512MB", temp_directory: scratch });
+  const instance = await duckdbApi().DuckDBInstance.create(join(scratch, "rows.duckdb"), { memory_limit: "512MB", temp_directory: scratch });
   const conn = await instance.connect();
   let rows = 0;
   try {
@@ -72,7 +79,7 @@ export async function writeParquet(file: string, columns: readonly Column[], bat
           else if (c.type === "bool") appender.appendBoolean(v as boolean);
           else if (c.type === "int") appender.appendBigInt(BigInt(v as number));
           else if (c.type === "float") appender.appendDouble(v as number);
-          else if (c.type === "date") appender.appendDate(new DuckDBDateValue(parseIsoDate(v as string)!));
+          else if (c.type === "date") appender.appendDate(new (duckdbApi().DuckDBDateValue)(parseIsoDate(v as string)!));
           else appender.appendVarchar(String(v));
         });
         appender.endRow();
@@ -91,7 +98,7 @@ export async function writeParquet(file: string, columns: readonly Column[], bat
 
 /** Reads a table from a Parquet file, checking every value as a CSV cell would be checked. */
 export async function readParquetTable(file: string, table: TableSpec, fail: (row: number | undefined, column: string | undefined, problem: string) => Error): Promise<Row[]> {
-  const instance = await DuckDBInstance.create(":memory:");
+  const instance = await duckdbApi().DuckDBInstance.create(":memory:");
   const conn = await instance.connect();
   try {
     const src = `read_parquet('${file.replace(/'/g, "''")}')`;
@@ -141,7 +148,7 @@ export async function readColumnarCells(file: string, kind: "parquet" | "arrow",
 }
 
 async function readParquetCells(file: string, fail: (problem: string) => Error): Promise<{ columns: string[]; rows: (string | null)[][] }> {
-  const instance = await DuckDBInstance.create(":memory:");
+  const instance = await duckdbApi().DuckDBInstance.create(":memory:");
   const conn = await instance.connect();
   try {
     const src = `read_parquet('${file.replace(/'/g, "''")}')`;
@@ -165,12 +172,13 @@ async function readParquetCells(file: string, fail: (problem: string) => Error):
 async function readArrowCells(file: string, fail: (problem: string) => Error): Promise<{ columns: string[]; rows: (string | null)[][] }> {
   let table: Table;
   try {
-    table = tableFromIPC(await readFile(file));
+    table = arrowApi().tableFromIPC(await readFile(file));
   } catch (e) {
     throw fail(`not a readable Arrow IPC file (${(e as Error).message.split("\n")[0]})`);
   }
   const fields = table.schema.fields;
   // As the writer above writes them, so that a file it wrote reads back as it was.
+  const { DataType } = arrowApi();
   const text = fields.map((f) => {
     if (DataType.isDate(f.type)) return (v: unknown) => formatIsoDate(Math.floor(Number(v) / 86_400_000));
     if (DataType.isBool(f.type)) return (v: unknown) => (v ? "T" : "F");

@@ -1,6 +1,11 @@
 // DuckDB: native DATE and BOOLEAN; GREATEST/LEAST already ignore NULLs.
 
-import { DuckDBDateValue, DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from "@duckdb/node-api";
+import { createRequire } from "node:module";
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+
+// Loaded on first use: every `enclave` command would otherwise pay for loading the driver.
+let api: typeof import("@duckdb/node-api") | undefined;
+export const duckdbApi = (): typeof import("@duckdb/node-api") => (api ??= createRequire(import.meta.url)("@duckdb/node-api") as typeof import("@duckdb/node-api"));
 import { type ScalarType, parseIsoDate } from "../../querymodel/index.js";
 import { Dialect } from "./dialect.js";
 import type { SqlConnection } from "./connection.js";
@@ -24,7 +29,7 @@ export class DuckdbConnection implements SqlConnection {
   ) {}
 
   static async open(file = ":memory:", options: { readonly?: boolean } = {}): Promise<DuckdbConnection> {
-    const instance = await DuckDBInstance.create(file, options.readonly ? { access_mode: "READ_ONLY" } : {});
+    const instance = await duckdbApi().DuckDBInstance.create(file, options.readonly ? { access_mode: "READ_ONLY" } : {});
     return new DuckdbConnection(instance, await instance.connect());
   }
 
@@ -36,6 +41,7 @@ export class DuckdbConnection implements SqlConnection {
     for (;;) {
       const chunk = await result.fetchChunk();
       if (!chunk || chunk.rowCount === 0) break;
+      const { DuckDBDateValue } = duckdbApi();
       yield chunk.getRows().map((r) => r.map((v) => (v instanceof DuckDBDateValue ? v.toString() : v)));
     }
   }
@@ -77,7 +83,7 @@ function append(a: DuckDBAppender, v: unknown, t: ScalarType): void {
     case "float":
       return a.appendDouble(v as number);
     case "date":
-      return a.appendDate(new DuckDBDateValue(parseIsoDate(v as string)!));
+      return a.appendDate(new (duckdbApi().DuckDBDateValue)(parseIsoDate(v as string)!));
     default:
       return a.appendVarchar(String(v));
   }

@@ -1,7 +1,12 @@
 // PostgreSQL: native DATE and BOOLEAN; strings compared byte-wise with COLLATE "C"
 // so that every engine orders them alike.
 
-import pg from "pg";
+import { createRequire } from "node:module";
+import type pgTypes from "pg";
+
+// Loaded on first use: every `enclave` command would otherwise pay for loading the driver.
+let loaded: typeof pgTypes | undefined;
+const pgApi = (): typeof pgTypes => (loaded ??= createRequire(import.meta.url)("pg") as typeof pgTypes);
 import type { ScalarType } from "../../querymodel/index.js";
 import { Dialect } from "./dialect.js";
 import type { SqlConnection } from "./connection.js";
@@ -32,14 +37,14 @@ const types = {
   getTypeParser(oid: number, format?: "text" | "binary") {
     if (oid === 1082) return (v: string) => v;
     if (oid === 20 || oid === 1700) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format as "text");
+    return pgApi().types.getTypeParser(oid, format as "text");
   },
-} as pg.CustomTypesConfig;
+} as pgTypes.CustomTypesConfig;
 
 export class PostgresConnection implements SqlConnection {
   readonly dialect = new PostgresDialect();
   private constructor(
-    private readonly client: pg.Client,
+    private readonly client: pgTypes.Client,
     private readonly scratchSchema: string | null,
   ) {}
 
@@ -48,7 +53,7 @@ export class PostgresConnection implements SqlConnection {
    * of their own that is dropped on close, so dummy tables never touch real ones.
    */
   static async open(url: string, options: { scratch?: boolean; schema?: string } = {}): Promise<PostgresConnection> {
-    const client = new pg.Client({ connectionString: url, types });
+    const client = new (pgApi().Client)({ connectionString: url, types });
     await client.connect();
     await client.query("SET standard_conforming_strings = on");
     if (options.schema) await client.query(`SET search_path TO ${new PostgresDialect().quote(options.schema)}`);
