@@ -18,6 +18,7 @@ import { registerValidate } from "./validate.js";
 import { registerRun } from "./run.js";
 import { registerCodelists } from "./codelists.js";
 import { registerInit } from "./init.js";
+import { registerSdc } from "./sdc.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -43,6 +44,7 @@ export function createProgram(): Command {
   registerRun(program);
   registerCodelists(program);
   registerInit(program);
+  registerSdc(program);
   return program;
 }
 
