@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { ProjectError, dependenciesOf, expandRunAll, isDatabaseAction } from "../pipeline/project.js";
 import { checkCodelists } from "../pipeline/codelists.js";
+import { SdcInputError, checkFiles } from "../sdc/check.js";
 import { type ActionOutcome, DEFAULT_CONCURRENCY, type RunEvent, RunnerError, type RunSummary, TAIL_LINES, runPipeline } from "../pipeline/runner.js";
 import { formatBytes, formatDuration } from "../pipeline/metadata.js";
 import { executeAction } from "../pipeline/runtimes.js";
@@ -110,6 +111,7 @@ async function runCommand(actions: string[], opts: RunCommandOptions): Promise<v
     process.removeListener("SIGINT", onInterrupt);
   }
   process.stdout.write(formatSummary(summary));
+  process.stdout.write(await disclosureWarnings(projectDir, summary));
   if (!summary.ok) {
     const bad = summary.actions.filter((a) => a.status !== "succeeded" && a.status !== "reused");
     throw new UserError(`${bad.length} of ${summary.actions.length} actions did not succeed: ${bad.map((a) => `${a.action} (${a.statusCode ?? "not started"})`).join(", ")}`);
@@ -295,4 +297,41 @@ function outputsText(a: ActionOutcome): string {
       return `${o.path} (${o.level === "highly_sensitive" ? "highly" : "moderately"}_sensitive, ${formatBytes(o.size)}${l4})`;
     })
     .join("\n");
+}
+
+// ---------------------------------------------------------------------------
+// DISCLOSURE CHECKS
+
+const FAILURES_SHOWN = 10;
+
+/**
+ * Warnings from `enclave sdc check` on the moderately_sensitive outputs of the
+ * actions that ran, so that a researcher fixes a disclosive table before
+ * asking for its release. They do not fail the run: the output checkers decide.
+ */
+async function disclosureWarnings(projectDir: string, summary: RunSummary): Promise<string> {
+  const files = summary.actions
+    .filter((a) => a.status === "succeeded")
+    .flatMap((a) => a.outputs.filter((o) => o.level === "moderately_sensitive").map((o) => o.path));
+  if (files.length === 0) return "";
+  let results;
+  try {
+    results = await checkFiles(files.map((f) => path.join(projectDir, f)));
+  } catch (e) {
+    if (!(e instanceof SdcInputError)) throw e;
+    return `\nwarning: the disclosure check could not read the outputs: ${e.message}\n`;
+  }
+  const lines: string[] = [];
+  results.files.forEach((r, i) => {
+    if (r.status === "pass") return;
+    lines.push(`warning: ${files[i]}: ${r.status === "fail" ? "fails the disclosure check" : "needs a checker's review"}`);
+    for (const f of r.failures.slice(0, FAILURES_SHOWN)) {
+      const where = f.row === null ? "" : `row ${f.row}${f.column === null ? "" : `, column ${JSON.stringify(f.column)}`}: `;
+      lines.push(`  ${where}${f.rule}: ${f.message}`);
+    }
+    if (r.failures.length > FAILURES_SHOWN) lines.push(`  and ${r.failures.length - FAILURES_SHOWN} more (enclave sdc check ${files[i]})`);
+  });
+  const passed = results.files.filter((r) => r.status === "pass").length;
+  const head = `\ndisclosure check of ${files.length} moderately_sensitive ${files.length === 1 ? "output" : "outputs"}: ${passed} passed\n`;
+  return head + lines.map((l) => `${l}\n`).join("");
 }

@@ -36,8 +36,8 @@ import type { Engine, GroupTotals, IntervalTotalsQuery, Row } from "./types.js";
 export const SUPPRESSION_THRESHOLD = 7;
 export const ROUNDING_MULTIPLE = 5;
 
-/** Python's round(): to the nearest whole number, ties to the even one. */
-function roundHalfEven(x: number): number {
+/** Python's round(): to the nearest whole number, ties to the even one (so rounding many counts is unbiased). Shared with enclave/sdc. */
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

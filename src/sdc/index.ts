@@ -4,33 +4,25 @@
 // applies. A table's counts are small-number suppressed and rounded here before
 // they are written; the output checkers look at what was written, not at how.
 //
+// The safe table builders (frequencyTable, crosstab, summaryByGroup, and
+// writeSafeTable, in tables.ts) do all of it, secondary suppression included
+// (suppression.ts), and write a declaration of the controls beside each table.
+// They keep zeros (the checker allows them); suppressSmallCounts, older,
+// suppresses them too.
+//
 // The ehrQL rule (applyDisclosureControl) is imported from the measures engine,
 // so that a script and `enclave generate-measures` can never disagree on it.
 
 import { ROUNDING_MULTIPLE, SUPPRESSION_THRESHOLD, applyDisclosureControl } from "../engines/measures.js";
+import { checkCount } from "./suppression.js";
 
 export { ROUNDING_MULTIPLE, SUPPRESSION_THRESHOLD, applyDisclosureControl };
-
-/** Python's round(), as ehrQL rounds: ties go to the even neighbour, so rounding is unbiased over many counts. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-function checkCount(n: number, fn: string): void {
-  if (typeof n !== "number" || !Number.isFinite(n)) throw new TypeError(`${fn}: ${String(n)} is not a number`);
-}
-
-/**
- * `n` rounded to the nearest multiple of `base` (5 by default), ties to the
- * even multiple as ehrQL rounds: 12 → 10, 13 → 15, with base 10 15 → 20 and 25 → 20.
- */
-export function roundToNearest(n: number, base: number = ROUNDING_MULTIPLE): number {
-  checkCount(n, "roundToNearest");
-  if (!(base > 0) || !Number.isFinite(base)) throw new RangeError(`roundToNearest: the base must be a positive number, not ${base}`);
-  // `+ 0` turns the -0 that rounding a small negative number gives into 0.
-  return base * roundHalfEven(n / base) + 0;
-}
+export { roundToNearest, roundMidpoint6, isSmallCount, safeCount, publish, suppressOneWay, suppressTwoWay } from "./suppression.js";
+export type { CellStatus, CountControls } from "./suppression.js";
+export { frequencyTable, crosstab, summaryByGroup, writeSafeTable, toCSV, declarationProblems, DisclosureControlError } from "./tables.js";
+export type { SafeTable, SafeValue, TableOptions, Statistic } from "./tables.js";
+export { REDACTED, DECLARATION_SUFFIX } from "./declarations.js";
+export type { TableDeclaration, ColumnDeclaration, CountColumn, CategoryColumn, StatisticColumn, Midpoint6Column, MagnitudeColumn, OtherColumn } from "./declarations.js";
 
 /**
  * `null` for a count of `threshold` (7 by default) or less, the count itself

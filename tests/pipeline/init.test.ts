@@ -30,6 +30,7 @@ describe("enclave init", () => {
 
     const run = await enclave(["run", "run_all"], { cwd: dir, env: ENV });
     expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain("disclosure check of 3 moderately_sensitive outputs: 3 passed\n");
     for (const f of ["output/dataset.csv.gz", "output/measures.csv", "output/asthma_by_age_band.csv", "output/asthma_by_age_band.svg", "output/asthma_by_age_band.png"]) {
       expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
     }
@@ -66,5 +67,18 @@ describe("enclave init", () => {
     expect(r.stderr).toMatch(/already has analysis\/report\.ts, project\.yaml; enclave init never overwrites files/);
     expect(fs.readFileSync(path.join(dir, "project.yaml"), "utf8")).toBe("version: 4\n");
     expect(fs.existsSync(path.join(dir, "README.md"))).toBe(false);
+  });
+
+  it("enclave run warns of each output that fails the disclosure check, cell by cell, without failing the run", { timeout: 60_000 }, async () => {
+    const dir = study({
+      "project.yaml": "version: 4\nactions:\n  table:\n    run: node:v1 analysis/table.ts\n    outputs:\n      moderately_sensitive:\n        table: output/counts.csv\n",
+      "analysis/table.ts": `import { mkdirSync, writeFileSync } from "node:fs";\nmkdirSync("output", { recursive: true });\nwriteFileSync("output/counts.csv", "region,count\\nNorth,120\\nSouth,4\\nEast,23\\n");\n`,
+    });
+    const r = await enclave(["run", "table"], { cwd: dir, env: ENV });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain("disclosure check of 1 moderately_sensitive output: 0 passed\n");
+    expect(r.stdout).toContain("warning: output/counts.csv: fails the disclosure check\n");
+    expect(r.stdout).toMatch(/row 2, column "count": small_count: /);
+    expect(r.stdout).toMatch(/row 3, column "count": unrounded: /);
   });
 });
