@@ -36,9 +36,12 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseCsv, CsvSyntaxError } from "../engines/files/csv.js";
 import { LEVEL4_EXTENSIONS } from "../pipeline/project.js";
-import { type ColumnDeclaration, type TableDeclaration, DECLARATION_SUFFIX, REDACTED } from "./declarations.js";
+import { type ColumnDeclaration, type TableDeclaration, DECLARATION_SUFFIX } from "./declarations.js";
+import { type LedgerEntry, describeTable, findDifferencing, readLedger } from "./ledger.js";
+import { type Kind, SdcInputError, TOTAL_WORDS, isRedacted, isBlank, asInteger, asNumber, isPatientIdName, isIdentifierName, guessKinds, parseTable, loadDeclarations, findDeclaration, validateDeclaration } from "./inputs.js";
+
+export { SdcInputError, findDeclaration, loadDeclarations, validateDeclaration } from "./inputs.js";
 
 export type Rule =
   | "patient_level"
@@ -101,20 +104,17 @@ export interface CheckOptions {
   threshold?: number;
   /** Counts must be multiples of this: 5 by default. */
   base?: number;
-  /** The folder of the ledger of released tables (differencing): not implemented yet. */
+  /**
+   * The folder of the ledger of released tables (ledger.ts): each CSV table is
+   * checked for differencing against them. An absent folder is an empty ledger;
+   * a file, or a ledger that does not parse, is an SdcInputError.
+   */
   ledger?: string;
 }
 
 export const DEFAULT_THRESHOLD = 7;
 export const DEFAULT_BASE = 5;
 
-/**
- * The input cannot be checked: a missing or unreadable file, a CSV that does
- * not parse, an invalid declaration. The command exits with 2.
- */
-export class SdcInputError extends Error {
-  override name = "SdcInputError";
-}
 
 const IMAGE_EXTENSIONS = new Set([".png", ".jpg", ".jpeg", ".svg", ".svgz", ".html"]);
 const TEXT_EXTENSIONS = new Set([".txt", ".md", ".log", ".json"]);
@@ -125,10 +125,8 @@ export async function checkFiles(files: readonly string[], options: CheckOptions
   const base = options.base ?? DEFAULT_BASE;
   if (!Number.isSafeInteger(threshold) || threshold < 0) throw new SdcInputError(`the threshold must be a whole number of 0 or more, not ${threshold}`);
   if (!Number.isSafeInteger(base) || base < 1) throw new SdcInputError(`the base must be a whole number of 1 or more, not ${base}`);
-  if (options.ledger !== undefined) {
-    // Never pass silently: a caller who asks for differencing must not get a clean bill without it.
-    throw new SdcInputError("--ledger: the differencing check is not implemented yet");
-  }
+  // Read before any file, so that an unreadable ledger stops the check rather than passing tables unchecked.
+  const ledger = options.ledger === undefined ? undefined : readLedger(options.ledger);
   const given = options.declarations === undefined ? [] : loadDeclarations(options.declarations);
   const out: FileResult[] = [];
   for (const file of files) {
@@ -136,6 +134,7 @@ export async function checkFiles(files: readonly string[], options: CheckOptions
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const declaration = findDeclaration(file, given);
     const failures = checkBytes(file, bytes, declaration, { threshold, base });
+    if (ledger !== undefined && extensionOf(file) === ".csv") failures.push(...checkDifferencing(file, bytes, declaration, ledger, { threshold, base }));
     failures.sort(compareFailures);
     const status: Status = failures.length === 0 ? "pass" : failures.every((f) => REVIEW_RULES.has(f.rule)) ? "review" : "fail";
     out.push({ path: file, sha256, status, failures: failures.map((f) => f.failure) });
@@ -199,6 +198,13 @@ function checkBytes(file: string, bytes: Buffer, declaration: TableDeclaration |
   return c.list;
 }
 
+function checkDifferencing(file: string, bytes: Buffer, declaration: TableDeclaration | undefined, ledger: readonly LedgerEntry[], limits: Limits): Sortable[] {
+  const { entry, header } = describeTable(file, bytes, declaration);
+  const c = new Collector(header);
+  for (const d of findDifferencing(entry, ledger, limits)) c.add("differencing", d.row, d.column, String(d.value), d.message);
+  return c.list;
+}
+
 function extensionOf(file: string): string {
   return path.extname(file).toLowerCase();
 }
@@ -210,211 +216,6 @@ function isDeclaration(bytes: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-// ---------------------------------------------------------------- cells
-
-const INTEGER = /^[+-]?[0-9]+(?:\.0*)?$/;
-const NUMBER = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
-const MISSING = new Set(["", "na", "nan", "null", "none", "-"]);
-
-function isRedacted(v: string): boolean {
-  const t = v.trim().toUpperCase();
-  return t === REDACTED || t === "REDACTED";
-}
-
-/** Neither a value nor a suppressed one: an empty cell (or NA). */
-function isMissing(v: string): boolean {
-  return MISSING.has(v.trim().toLowerCase());
-}
-
-/** Suppressed or missing: not a count. */
-function isBlank(v: string): boolean {
-  return isRedacted(v) || isMissing(v);
-}
-
-function asInteger(v: string): number | undefined {
-  const t = v.trim();
-  if (!INTEGER.test(t)) return undefined;
-  const n = Number(t);
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-function asNumber(v: string): number | undefined {
-  const t = v.trim();
-  return NUMBER.test(t) ? Number(t) : undefined;
-}
-
-// ---------------------------------------------------------------- columns
-
-const COUNT_WORDS = new Set([
-  "count",
-  "counts",
-  "n",
-  "num",
-  "number",
-  "total",
-  "totals",
-  "all",
-  "numerator",
-  "denominator",
-  "patients",
-  "people",
-  "persons",
-  "frequency",
-  "freq",
-  "cases",
-  "events",
-  "deaths",
-  "admissions",
-  "population",
-]);
-const STATISTIC_WORDS = new Set([
-  "mean",
-  "median",
-  "sd",
-  "std",
-  "se",
-  "rate",
-  "ratio",
-  "percent",
-  "percentage",
-  "pct",
-  "prop",
-  "proportion",
-  "cost",
-  "costs",
-  "amount",
-  "min",
-  "max",
-  "iqr",
-  "avg",
-  "average",
-  "dose",
-  "score",
-  "lower",
-  "upper",
-  "ci",
-  "midpoint6",
-]);
-const DIMENSION_WORDS = new Set([
-  "year",
-  "month",
-  "week",
-  "day",
-  "date",
-  "quarter",
-  "period",
-  "age",
-  "code",
-  "id",
-  "band",
-  "group",
-  "rank",
-  "index",
-  "order",
-  "decile",
-  "quintile",
-  "imd",
-  "stage",
-  "level",
-  "category",
-  "wave",
-  "version",
-  "region",
-  "practice",
-]);
-
-function words(name: string): string[] {
-  // snake_case, kebab-case, spaces and camelCase all split into lower-case words.
-  return name
-    .trim()
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((w) => w !== "");
-}
-
-function isPatientIdName(name: string): boolean {
-  return name.trim().toLowerCase() === "patient_id";
-}
-
-function isIdentifierName(name: string): boolean {
-  const w = words(name);
-  return w.length > 0 && (w[w.length - 1] === "id" || /^(patient|person)id$/.test(w.join("")));
-}
-
-function isMidpoint6Name(name: string): boolean {
-  return /_midpoint6$/i.test(name.trim());
-}
-
-type Kind = "count" | "midpoint6" | "category" | "statistic" | "magnitude" | "other";
-
-interface ColumnFacts {
-  /** Something other than blanks. */
-  hasValues: boolean;
-  /** Every value (but blanks) is a whole number of 0 or more. */
-  counts: boolean;
-  /** Every value (but blanks) is a number. */
-  numeric: boolean;
-}
-
-function columnFacts(rows: readonly string[][], j: number): ColumnFacts {
-  let hasValues = false;
-  let counts = true;
-  let numeric = true;
-  for (const row of rows) {
-    const v = row[j] ?? "";
-    if (isBlank(v)) continue;
-    hasValues = true;
-    if (counts) {
-      const n = asInteger(v);
-      if (n === undefined || n < 0) counts = false;
-    }
-    if (!counts && asNumber(v) === undefined) {
-      numeric = false;
-      break;
-    }
-  }
-  return { hasValues, counts: counts && hasValues, numeric: numeric && hasValues };
-}
-
-/** What each column of a table without a declaration is taken to be. */
-function guessKinds(header: readonly string[], rows: readonly string[][]): Kind[] {
-  const facts = header.map((_, j) => columnFacts(rows, j));
-  const kinds: Kind[] = header.map((name, j) => {
-    const f = facts[j]!;
-    const w = words(name);
-    if (isMidpoint6Name(name)) return "midpoint6";
-    if (w.some((x) => DIMENSION_WORDS.has(x)) || isPatientIdName(name)) return "category";
-    if (!f.numeric && f.hasValues) return "category";
-    if (w.some((x) => STATISTIC_WORDS.has(x))) return "statistic";
-    // A column of blanks only, named as a count, is a count (with nothing to check).
-    if ((f.counts || !f.hasValues) && w.some((x) => COUNT_WORDS.has(x))) return "count";
-    return f.counts ? "other" : "statistic";
-  });
-  // In a table of categories and whole numbers only, the whole numbers are counts.
-  const hasCategory = kinds.includes("category");
-  const onlyCategoriesAndWhole = kinds.every((k, j) => k === "category" || k === "count" || k === "midpoint6" || (k === "other" && facts[j]!.counts));
-  if (hasCategory && onlyCategoriesAndWhole) return kinds.map((k) => (k === "other" ? "count" : k));
-  return kinds;
-}
-
-// ---------------------------------------------------------------- tables
-
-function parseTable(file: string, bytes: Buffer): { header: string[]; rows: string[][] } {
-  let header: string[] | undefined;
-  const rows: string[][] = [];
-  try {
-    for (const record of parseCsv(bytes.toString("utf8"))) {
-      if (header === undefined) header = record.cells;
-      else rows.push(record.cells);
-    }
-  } catch (e) {
-    if (e instanceof CsvSyntaxError) throw new SdcInputError(`cannot read ${file} as CSV: line ${e.line}: ${e.message}`);
-    throw e;
-  }
-  return { header: header ?? [], rows };
 }
 
 function checkCsv(file: string, bytes: Buffer, declaration: TableDeclaration | undefined, limits: Limits): Sortable[] {
@@ -636,7 +437,6 @@ function checkTotalRows(
   }
 }
 
-const TOTAL_WORDS = new Set(["total", "all", "overall"]);
 
 function checkGuessedTotals(header: readonly string[], rows: readonly string[][], kinds: readonly Kind[], c: Collector): void {
   const counts = kinds.flatMap((k, j) => (k === "count" ? [j] : []));
@@ -658,94 +458,4 @@ function checkGuessedTotals(header: readonly string[], rows: readonly string[][]
     if (!rows.some((row) => isTotal((row[t] ?? "").trim()))) continue;
     checkTotalRows(header, rows, t, categories.filter((k) => k !== t), counts, isTotal, c);
   }
-}
-
-// ---------------------------------------------------------------- declarations
-
-/** Reads a file of one declaration or a list of them, validating each. */
-export function loadDeclarations(file: string): { declaration: TableDeclaration; from: string }[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SdcInputError(`cannot read the declarations ${file}: ${code === "ENOENT" ? "there is no such file" : (e as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new SdcInputError(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-  const list = Array.isArray(value) ? value : [value];
-  return list.map((d, i) => ({ declaration: validateDeclaration(d, Array.isArray(value) ? `${file}: [${i}]` : file), from: file }));
-}
-
-function findDeclaration(file: string, given: readonly { declaration: TableDeclaration; from: string }[]): TableDeclaration | undefined {
-  const target = path.resolve(file);
-  for (const { declaration, from } of given) {
-    if (path.resolve(declaration.file) === target || path.resolve(path.dirname(from), declaration.file) === target) return declaration;
-  }
-  // A declaration given with --declarations wins; the one beside the table is
-  // its own whatever its `file` says (the table may have been moved with it).
-  const beside = file + DECLARATION_SUFFIX;
-  if (!fs.existsSync(beside)) return undefined;
-  return loadDeclarations(beside)[0]?.declaration;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** The value as a TableDeclaration, or an SdcInputError naming `source` and the key that is wrong. */
-export function validateDeclaration(value: unknown, source: string): TableDeclaration {
-  const fail = (key: string, what: string): never => {
-    throw new SdcInputError(`${source}: ${key} ${what}`);
-  };
-  if (!isObject(value)) return fail("the declaration", "must be an object (or a list of objects)");
-  if (value.version !== 1) fail("version", "must be 1");
-  if (typeof value.file !== "string" || value.file === "") fail("file", "must be the table's path");
-  if (value.population !== undefined && typeof value.population !== "string") fail("population", "must be a string");
-  if (!isObject(value.columns)) return fail("columns", "must be an object of column name → declaration");
-  const columns = value.columns;
-  const isWhole = (v: unknown, min: number) => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
-  const countColumns = Object.entries(columns).filter(([, d]) => isObject(d) && d.kind === "count").map(([n]) => n);
-  for (const [name, d] of Object.entries(columns)) {
-    const key = `columns.${name}`;
-    if (!isObject(d)) fail(key, "must be an object with a kind");
-    const decl = d as Record<string, unknown>;
-    switch (decl.kind) {
-      case "category":
-      case "midpoint6":
-      case "other":
-        break;
-      case "count":
-        if (!isWhole(decl.threshold, 0)) fail(`${key}.threshold`, "must be a whole number of 0 or more");
-        if (decl.rounding !== null && !isWhole(decl.rounding, 1)) fail(`${key}.rounding`, "must be a whole number of 1 or more, or null");
-        if (decl.totalOf !== undefined) {
-          if (!Array.isArray(decl.totalOf) || decl.totalOf.length === 0) fail(`${key}.totalOf`, "must be a list of count columns");
-          for (const p of decl.totalOf as unknown[]) {
-            if (typeof p !== "string" || !countColumns.includes(p) || p === name) fail(`${key}.totalOf`, `names ${JSON.stringify(p)}, which is not another count column of the declaration`);
-          }
-        }
-        break;
-      case "statistic":
-        if (typeof decl.countColumn !== "string" || !countColumns.includes(decl.countColumn)) fail(`${key}.countColumn`, "must name a count column of the declaration");
-        break;
-      case "magnitude":
-        for (const k of ["top1", "top2"]) {
-          if (typeof decl[k] !== "string" || !(decl[k] in columns)) fail(`${key}.${k}`, "must name a column of the declaration");
-        }
-        break;
-      default:
-        fail(`${key}.kind`, "must be one of category, count, midpoint6, statistic, magnitude, other");
-    }
-  }
-  if (value.totalRows !== undefined) {
-    const t = value.totalRows;
-    if (!isObject(t) || typeof t.column !== "string" || typeof t.value !== "string") return fail("totalRows", "must be { column, value } (strings)");
-    const d = columns[t.column];
-    if (!isObject(d) || d.kind !== "category") fail("totalRows.column", "must name a category column of the declaration");
-  }
-  return value as unknown as TableDeclaration;
 }

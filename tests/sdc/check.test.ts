@@ -79,7 +79,7 @@ describe("checkFiles", () => {
     expect(r.files[0]!.failures.map((x) => x.rule)).toEqual(["patient_level", "small_count", "unrounded"]);
   });
 
-  it("refuses a missing file, a bad CSV, --ledger and invalid declarations", async () => {
+  it("refuses a missing file, a bad CSV, a ledger that is a file and invalid declarations", async () => {
     const dir = study({
       "bad.csv": 'a,b\n"x,1\n',
       "t.csv": "sex,count\nF,10\n",
@@ -89,7 +89,8 @@ describe("checkFiles", () => {
     });
     await expect(checkFiles([path.join(dir, "missing.csv")])).rejects.toThrow(/missing\.csv: there is no such file/);
     await expect(checkFiles([path.join(dir, "bad.csv")])).rejects.toThrow(SdcInputError);
-    await expect(checkFiles([path.join(dir, "t.csv")], { ledger: dir })).rejects.toThrow(/not implemented/);
+    await expect(checkFiles([path.join(dir, "t.csv")], { ledger: path.join(dir, "t.csv") })).rejects.toThrow(/not a folder/);
+    expect((await checkFiles([path.join(dir, "t.csv")], { ledger: path.join(dir, "no-ledger-yet") })).files[0]!.status).toBe("pass");
     await expect(checkFiles([path.join(dir, "t.csv")], { declarations: path.join(dir, "decl.json") })).rejects.toThrow(/decl\.json: columns\.count\.threshold must be/);
     await expect(checkFiles([path.join(dir, "t.csv")], { declarations: path.join(dir, "decl2.json") })).rejects.toThrow(/decl2\.json: \[0\]: columns\.sex\.kind must be/);
     await expect(checkFiles([path.join(dir, "t.csv")], { declarations: path.join(dir, "decl3.json") })).rejects.toThrow(/columns\.m\.countColumn/);
@@ -136,14 +137,15 @@ describe("enclave sdc check", () => {
     expect(review.stdout).toMatch(/output\/plot\.png: review\n {2}file: no_underlying_data: /);
   });
 
-  it("exits 2 for a missing file, a bad option or --ledger", async () => {
+  it("exits 2 for a missing file, a bad option or a --ledger that is not a folder", async () => {
     const cwd = study(files);
     const missing = await enclave(["sdc", "check", "output/safe.csv", "output/nope.csv"], { cwd });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("cannot read output/nope.csv");
     expect((await enclave(["sdc", "check", "output/safe.csv", "--threshold", "x"], { cwd })).code).toBe(2);
     expect((await enclave(["sdc", "check"], { cwd })).code).toBe(2);
-    expect((await enclave(["sdc", "check", "output/safe.csv", "--ledger", "ledger"], { cwd })).code).toBe(2);
+    expect((await enclave(["sdc", "check", "output/safe.csv", "--ledger", "output/small.csv"], { cwd })).code).toBe(2);
+    expect((await enclave(["sdc", "check", "output/safe.csv", "--ledger", "ledger"], { cwd })).code).toBe(0);
   });
 
   it("writes results.json with --output: the spec's shape and each file's sha256", async () => {
