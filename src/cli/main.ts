@@ -19,6 +19,7 @@ import { registerRun } from "./run.js";
 import { registerCodelists } from "./codelists.js";
 import { registerInit } from "./init.js";
 import { registerSdc } from "./sdc.js";
+import { registerAudit } from "./audit.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -45,6 +46,7 @@ export function createProgram(): Command {
   registerCodelists(program);
   registerInit(program);
   registerSdc(program);
+  registerAudit(program);
   return program;
 }
 
