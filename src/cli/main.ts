@@ -20,6 +20,7 @@ import { registerCodelists } from "./codelists.js";
 import { registerInit } from "./init.js";
 import { registerSdc } from "./sdc.js";
 import { registerAudit } from "./audit.js";
+import { registerAdmin } from "./admin.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -47,6 +48,7 @@ export function createProgram(): Command {
   registerInit(program);
   registerSdc(program);
   registerAudit(program);
+  registerAdmin(program);
   return program;
 }
 

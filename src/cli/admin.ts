@@ -1,0 +1,188 @@
+// `enclave admin ...`: the operator's commands for the job server's state
+// (users, orgs, projects, members, roles, backends). Each change is also
+// appended to the audit log; secrets (passwords, tokens) are printed once and
+// never written to either database in the clear nor to the log.
+
+import type { Command } from "commander";
+import { AuditError, AuditLog, type JsonObject } from "../audit/index.js";
+import {
+  type GlobalRole,
+  type ProjectCategory,
+  type ProjectRole,
+  type ProjectStatus,
+  PROJECT_CATEGORIES,
+  PROJECT_STATUSES,
+  ROLES,
+  Store,
+  StoreError,
+  isGlobalRole,
+  isProjectRole,
+  isRole,
+} from "../jobserver/store.js";
+import { generatePassword } from "../jobserver/passwords.js";
+import { UsageError, UserError } from "./errors.js";
+
+interface Common {
+  db?: string;
+  auditDb?: string;
+  actor: string;
+}
+
+const DB_HELP = "the job server's database: a SQLite file, sqlite:///path.db, or a postgresql:// URL (default: $ENCLAVE_DB, else ./enclave.db)";
+const AUDIT_HELP = "the audit log (default: $ENCLAVE_AUDIT_DB, else ./enclave-audit.db)";
+
+function common(cmd: Command): Command {
+  return cmd.option("--db <url>", DB_HELP).option("--audit-db <url>", AUDIT_HELP).option("--actor <actor>", "who is acting, for the audit log", "system");
+}
+
+/** Opens both databases, runs the change, and logs what it returns; the log is written only when the change succeeded. */
+async function change(opts: Common, fn: (store: Store) => Promise<{ action: string; subject: string; details: JsonObject }>): Promise<void> {
+  let store: Store | undefined;
+  let log: AuditLog | undefined;
+  try {
+    // The log is opened first, so a change is never made that could not then be logged.
+    log = await AuditLog.open(opts.auditDb ?? process.env.ENCLAVE_AUDIT_DB ?? "enclave-audit.db");
+    store = await Store.open(opts.db ?? process.env.ENCLAVE_DB ?? "enclave.db");
+    const entry = await fn(store);
+    await log.append({ actor: opts.actor, ...entry });
+  } catch (e) {
+    if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
+    throw e;
+  } finally {
+    await store?.close();
+    await log?.close();
+  }
+}
+
+function projectNumber(text: string): number {
+  if (!/^[1-9]\d*$/.test(text)) throw new UsageError(`a project is given by its number, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function roleList(roles: readonly string[]): string {
+  return `the roles are ${roles.join(", ")}`;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  // One trailing newline is how `echo` and files end; anything else is the password.
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}
+
+export function registerAdmin(program: Command): void {
+  const admin = program.command("admin").description("Manage the job server's users, orgs, projects, roles and backends (operators only).");
+
+  common(admin.command("create-user").description("Create a local account."))
+    .argument("<username>")
+    .option("--staff", "a member of staff (may use the staff area, given a role)")
+    .option("--full-name <name>", "the person's name", "")
+    .option("--email <address>", "their email address", "")
+    .option("--password-stdin", "read the password from standard input; otherwise one is generated and printed once")
+    .action(async (username: string, opts: Common & { staff?: boolean; fullName: string; email: string; passwordStdin?: boolean }) => {
+      const password = opts.passwordStdin ? await readStdin() : generatePassword();
+      if (password === "") throw new UsageError("the password read from standard input is empty");
+      await change(opts, async (store) => {
+        const user = await store.createUser({ username, password, fullName: opts.fullName, email: opts.email, isStaff: opts.staff ?? false });
+        return { action: "user.create", subject: `user:${user.username}`, details: { is_staff: user.isStaff, full_name: user.fullName, email: user.email } };
+      });
+      process.stdout.write(`created user ${username}\n`);
+      if (!opts.passwordStdin) process.stdout.write(`password: ${password}\n(shown once: it is stored only as a hash)\n`);
+    });
+
+  common(admin.command("create-org").description("Create an organisation."))
+    .argument("<name>")
+    .action(async (name: string, opts: Common) => {
+      await change(opts, async (store) => {
+        const org = await store.createOrg(name);
+        return { action: "org.create", subject: `org:${org.name}`, details: {} };
+      });
+      process.stdout.write(`created org ${name}\n`);
+    });
+
+  common(admin.command("create-project").description("Create a project (status ongoing)."))
+    .argument("<number>", "the project's number")
+    .argument("<name>")
+    .requiredOption("--org <org>", "the organisation that owns it")
+    .option("--category <category>", `one of: ${PROJECT_CATEGORIES.join(", ")}`, "approved")
+    .action(async (numberText: string, name: string, opts: Common & { org: string; category: string }) => {
+      const number = projectNumber(numberText);
+      if (!(PROJECT_CATEGORIES as readonly string[]).includes(opts.category)) throw new UsageError(`unknown category ${JSON.stringify(opts.category)}: use one of ${PROJECT_CATEGORIES.map((c) => JSON.stringify(c)).join(", ")}`);
+      await change(opts, async (store) => {
+        const p = await store.createProject({ number, name, org: opts.org, category: opts.category as ProjectCategory });
+        return { action: "project.create", subject: `project:${p.number}`, details: { name: p.name, org: p.org, category: p.category, status: p.status } };
+      });
+      process.stdout.write(`created project ${number}\n`);
+    });
+
+  common(admin.command("add-member").description("Make a user a member of a project, with project roles."))
+    .argument("<project>", "the project's number")
+    .argument("<user>")
+    .requiredOption("--role <role...>", `project roles: ${ROLES.filter(isProjectRole).join(", ")}`)
+    .action(async (projectText: string, username: string, opts: Common & { role: string[] }) => {
+      const project = projectNumber(projectText);
+      for (const r of opts.role) {
+        if (!isProjectRole(r)) throw new UsageError(isGlobalRole(r) ? `${r} is a global role, not a project role: use \`enclave admin grant-role ${username} ${r}\`` : `unknown role ${JSON.stringify(r)}: project ${roleList(ROLES.filter(isProjectRole))}`);
+      }
+      await change(opts, async (store) => {
+        const m = await store.addMember(project, username, opts.role as ProjectRole[]);
+        return { action: "membership.add", subject: `project:${project}`, details: { user: username, roles: opts.role, holds: m.roles } };
+      });
+      process.stdout.write(`${username} is a member of project ${project} with ${opts.role.join(", ")}\n`);
+    });
+
+  common(admin.command("grant-role").description("Grant a role: a global role, or with --project a project role."))
+    .argument("<user>")
+    .argument("<role>")
+    .option("--project <number>", "for a project role: the project")
+    .action(async (username: string, role: string, opts: Common & { project?: string }) => {
+      if (!isRole(role)) throw new UsageError(`unknown role ${JSON.stringify(role)}: ${roleList(ROLES)}`);
+      if (isProjectRole(role) && opts.project === undefined) throw new UsageError(`${role} is a project role: give --project NUMBER`);
+      if (isGlobalRole(role) && opts.project !== undefined) throw new UsageError(`${role} is a global role: it takes no --project`);
+      const project = opts.project === undefined ? undefined : projectNumber(opts.project);
+      await change(opts, async (store): Promise<{ action: string; subject: string; details: JsonObject }> => {
+        if (project !== undefined) {
+          await store.addMember(project, username, [role as ProjectRole]);
+          return { action: "role.grant", subject: `user:${username}`, details: { role, project } };
+        }
+        await store.grantGlobalRole(username, role as GlobalRole);
+        return { action: "role.grant", subject: `user:${username}`, details: { role } };
+      });
+      process.stdout.write(`granted ${role} to ${username}${project === undefined ? "" : ` in project ${project}`}\n`);
+    });
+
+  common(admin.command("set-project-status").description("Set a project's status; members lose job running and level 4 access at once when it is not ongoing."))
+    .argument("<project>", "the project's number")
+    .argument("<status>", PROJECT_STATUSES.join(" | "))
+    .action(async (projectText: string, status: string, opts: Common) => {
+      const project = projectNumber(projectText);
+      if (!(PROJECT_STATUSES as readonly string[]).includes(status)) throw new UsageError(`unknown status ${JSON.stringify(status)}: use one of ${PROJECT_STATUSES.join(", ")}`);
+      await change(opts, async (store) => {
+        const { previous } = await store.setProjectStatus(project, status as ProjectStatus);
+        return { action: "project.status", subject: `project:${project}`, details: { from: previous, to: status } };
+      });
+      process.stdout.write(`project ${project} is ${status}\n`);
+    });
+
+  common(admin.command("create-backend").description("Create a backend and print its token (once)."))
+    .argument("<name>")
+    .action(async (name: string, opts: Common) => {
+      let token = "";
+      await change(opts, async (store) => {
+        ({ token } = await store.createBackend(name));
+        return { action: "backend.create", subject: `backend:${name}`, details: {} };
+      });
+      process.stdout.write(`created backend ${name}\ntoken: ${token}\n(shown once: it is stored only as a hash)\n`);
+    });
+
+  common(admin.command("rotate-backend-token").description("Give a backend a new token; the old one stops working at once."))
+    .argument("<name>")
+    .action(async (name: string, opts: Common) => {
+      let token = "";
+      await change(opts, async (store) => {
+        token = await store.rotateBackendToken(name);
+        return { action: "backend.rotate_token", subject: `backend:${name}`, details: {} };
+      });
+      process.stdout.write(`new token for backend ${name}: ${token}\n(shown once: the old token no longer works)\n`);
+    });
+}
