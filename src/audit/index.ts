@@ -25,6 +25,11 @@ import type BetterSqlite3 from "better-sqlite3";
 import type pgTypes from "pg";
 import { type JsonObject, canonicalJson, sha256Hex } from "./canonical.js";
 
+/** The table, the same on both databases but for the type of seq. */
+function createTable(seqType: string): string {
+  return `CREATE TABLE IF NOT EXISTS audit_log (seq ${seqType} PRIMARY KEY, timestamp TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)`;
+}
+
 export { canonicalJson, sha256Hex, type Json, type JsonObject } from "./canonical.js";
 
 // Loaded on first use: every `enclave` command would otherwise pay for loading the drivers.
@@ -313,16 +318,7 @@ class SqliteStore implements Store {
     // WAL: readers (verify, show) never block appenders, nor the other way round.
     if (file !== ":memory:") db.pragma("journal_mode = WAL");
     db.exec(`
-      CREATE TABLE IF NOT EXISTS audit_log (
-        seq INTEGER PRIMARY KEY,
-        timestamp TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        details TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-      );
+      ${createTable("INTEGER")};
       CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
       CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -373,16 +369,7 @@ class PostgresStore implements Store {
       // Several services may start at once; CREATE OR REPLACE FUNCTION is not safe to race.
       await client.query("SELECT pg_advisory_xact_lock(hashtext('enclave.audit_log.schema'))");
       await client.query(`
-        CREATE TABLE IF NOT EXISTS audit_log (
-          seq BIGINT PRIMARY KEY,
-          timestamp TEXT NOT NULL,
-          actor TEXT NOT NULL,
-          action TEXT NOT NULL,
-          subject TEXT NOT NULL,
-          details TEXT NOT NULL,
-          prev_hash TEXT NOT NULL,
-          hash TEXT NOT NULL
-        )`);
+        ${createTable("BIGINT")}`);
       await client.query(`
         CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$`);
