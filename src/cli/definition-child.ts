@@ -12,7 +12,7 @@ import { setLoadContext } from "../language/context.js";
 import { type Dataset, type Measures, isDataset, isMeasures } from "../language/index.js";
 import { datasetToJson, measuresToJson } from "../querymodel/index.js";
 import type { ChildMessage, ChildRequest } from "./load-definition.js";
-import { packageRoot } from "./package-root.js";
+import { packageRoot } from "../pipeline/package-root.js";
 
 const send = process.send?.bind(process);
 if (send === undefined) {

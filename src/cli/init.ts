@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { writeCodelistsJson } from "../pipeline/codelists.js";
-import { packageRoot } from "./package-root.js";
+import { packageRoot } from "../pipeline/package-root.js";
 import { UserError, displayPath } from "./errors.js";
 
 // npm leaves .gitignore files out of packages, so the template's is stored without its dot.

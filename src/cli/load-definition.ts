@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Dataset, type DatasetJson, type Measures, type MeasuresJson, QueryModelError, datasetFromJson, measuresFromJson } from "../querymodel/index.js";
 import { UserError, displayPath } from "./errors.js";
-import { packageRoot } from "./package-root.js";
+import { packageRoot } from "../pipeline/package-root.js";
 import { typecheckDefinition } from "./typecheck.js";
 import { sandboxAvailable, sandboxed } from "../pipeline/index.js";
 

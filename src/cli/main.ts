@@ -26,7 +26,7 @@ import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
 import { registerGenerateMeasures } from "./generate-measures.js";
 import { MeasuresError } from "../engines/measures.js";
-import { packageRoot } from "./package-root.js";
+import { packageRoot } from "../pipeline/package-root.js";
 
 export function createProgram(): Command {
   const { version } = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string };

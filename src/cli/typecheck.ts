@@ -4,7 +4,7 @@
 
 import * as path from "node:path";
 import { displayPath } from "./errors.js";
-import { enclaveExports, isEnclaveSpecifier, packageRoot } from "./package-root.js";
+import { enclaveExports, isEnclaveSpecifier, packageRoot } from "../pipeline/package-root.js";
 
 /** What a definition may use beyond JavaScript's own built-ins (console.log goes to stderr). */
 const GLOBALS = `

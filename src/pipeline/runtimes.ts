@@ -73,7 +73,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ActionExecutor, ActionResult, ActionRun } from "./action.js";
 import { sandboxed } from "./sandbox.js";
-import { packageRoot } from "../cli/package-root.js";
+import { packageRoot } from "./package-root.js";
 
 export { NODE_V1_LIBRARIES } from "./node-libraries.js";
 

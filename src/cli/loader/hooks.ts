@@ -16,7 +16,7 @@ import { stat, readFile } from "node:fs/promises";
 import { type InitializeHook, type LoadHook, type ResolveHook, isBuiltin } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
-import { isEnclaveSpecifier } from "../package-root.js";
+import { isEnclaveSpecifier } from "../../pipeline/package-root.js";
 
 export interface HookData {
   /** Specifier (`enclave`, `enclave/tables/core`, ...) → absolute path of the module. */

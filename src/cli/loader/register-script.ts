@@ -4,7 +4,7 @@
 // the fixed, versioned set of libraries that Enclave ships for node:v1.
 
 import { register } from "node:module";
-import { enclaveExports, packageRoot } from "../package-root.js";
+import { enclaveExports, packageRoot } from "../../pipeline/package-root.js";
 import { NODE_V1_LIBRARIES } from "../../pipeline/node-libraries.js";
 import type { HookData } from "./hooks.js";
 

@@ -2,7 +2,7 @@
 // installs the module hooks before the definition is imported.
 
 import { register } from "node:module";
-import { enclaveExports } from "../package-root.js";
+import { enclaveExports } from "../../pipeline/package-root.js";
 import type { HookData } from "./hooks.js";
 
 const data: HookData = { exports: Object.fromEntries([...enclaveExports()].map(([specifier, e]) => [specifier, e.module])) };
