@@ -8,9 +8,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Option } from "commander";
-import type { Engine, TableReader } from "../engines/types.js";
+import type { Engine, Row, TableReader } from "../engines/types.js";
 import { MemoryEngine } from "../engines/memory/index.js";
-import { FileTableReader } from "../engines/files/index.js";
+import { FileTableReader, writeDataset } from "../engines/files/index.js";
 import {
   type BackendScope,
   DuckdbConnection,
@@ -206,4 +206,10 @@ export async function dummyDataEngine(population: Series, others: readonly Serie
   const generated = await generateDummyTablesFor(population, others, options);
   process.stderr.write(`note: no data source given, so this is dummy data (${options.populationSize ?? DEFAULT_POPULATION_SIZE} patients, seed ${options.seed ?? DEFAULT_SEED})\n`);
   return new MemoryEngine(new DummyTableReader(generated.tables, generated.rows));
+}
+
+/** Writes the rows to --output (standard output without it) and, for a file, says how many on standard error. */
+export async function writeOutput(output: string | undefined, columns: readonly { name: string; type: string }[], batches: AsyncIterable<Row[]>): Promise<void> {
+  const { rows } = await writeDataset(output ?? null, columns, batches);
+  if (output !== undefined) process.stderr.write(`wrote ${rows} ${rows === 1 ? "row" : "rows"} to ${output}\n`);
 }

@@ -4,13 +4,12 @@
 // dataset once it fits the definition.
 
 import type { Command } from "commander";
-import { writeDataset } from "../engines/files/index.js";
 import { type Row, datasetColumns } from "../engines/types.js";
 import { withDefaults } from "../dummydata/index.js";
 import { loadDefinition } from "./load-definition.js";
 import { checkDummyDataFile, dummyDataFileOption, readDummyDataFile } from "./dummy-data-file.js";
 import { paramOption } from "./options.js";
-import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource } from "./data-source.js";
+import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource, writeOutput } from "./data-source.js";
 
 
 interface Options extends SourceOptions {
@@ -57,8 +56,7 @@ async function generateDataset(definition: string, options: Options): Promise<vo
     const engine = source?.engine ?? (await dummyDataEngine(dataset.population, dataset.variables.map((v) => v.series), withDefaults(dataset)));
     batches = engine.execute(dataset);
   }
-  const { rows } = await writeDataset(options.output ?? null, columns, batches);
-  if (options.output !== undefined) process.stderr.write(`wrote ${rows} ${rows === 1 ? "row" : "rows"} to ${options.output}\n`);
+  await writeOutput(options.output, columns, batches);
 }
 
 async function* inBatches(rows: readonly Row[], size = 10_000): AsyncGenerator<Row[]> {

@@ -3,13 +3,12 @@
 // patients are each in some measure's denominator in some interval.
 
 import type { Command } from "commander";
-import { writeDataset } from "../engines/files/index.js";
 import { runMeasures } from "../engines/measures.js";
 import { measuresColumns } from "../querymodel/index.js";
 import { measuresPopulation, withDefaults } from "../dummydata/index.js";
 import { loadMeasuresDefinition } from "./load-definition.js";
 import { paramOption } from "./options.js";
-import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource } from "./data-source.js";
+import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource, writeOutput } from "./data-source.js";
 
 
 interface Options extends SourceOptions {
@@ -47,6 +46,5 @@ async function generateMeasures(definition: string, options: Options): Promise<v
     const { population, others } = measuresPopulation(measures);
     engine = await dummyDataEngine(population, others, withDefaults(measures));
   }
-  const { rows } = await writeDataset(options.output ?? null, measuresColumns(measures), runMeasures(engine, measures));
-  if (options.output !== undefined) process.stderr.write(`wrote ${rows} ${rows === 1 ? "row" : "rows"} to ${options.output}\n`);
+  await writeOutput(options.output, measuresColumns(measures), runMeasures(engine, measures));
 }
