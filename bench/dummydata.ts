@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadDefinition } from "../dist/cli/load-definition.js";
+import { loadDefinition } from "../dist/pipeline/definitions.js";
 import { DummyTableReader, generateTablesFor } from "../dist/dummydata/index.js";
 import { MemoryEngine } from "../dist/engines/memory/index.js";
 import type { Row, TableReader } from "../dist/engines/types.js";

@@ -7,9 +7,12 @@
 // intervals together and once per interval, against one generate-dataset of
 // the same variables, on --measures-engines (default duckdb). Last, dummy data
 // at 1,000 and 10,000 patients (bench/dummydata.ts; --no-dummy to skip), and
-// the runner's overhead per action (bench/runner.ts; --no-runner to skip).
+// the runner's overhead per action (bench/runner.ts; --no-runner to skip), and
+// the job server's public event log under load (bench/jobserver.ts;
+// --no-jobserver to skip), and the breach scan of a 5,000-commit repository
+// (bench/breach.ts; --no-breach to skip).
 //
-//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R] [--no-dummy] [--no-runner]
+//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R] [--no-dummy] [--no-runner] [--no-jobserver] [--no-breach]
 // PostgreSQL: ENCLAVE_BENCH_POSTGRES_URL (or ENCLAVE_TEST_POSTGRES_URL).
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -17,7 +20,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:f
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadDefinition, loadMeasuresDefinition } from "../dist/cli/load-definition.js";
+import { loadDefinition, loadMeasuresDefinition } from "../dist/pipeline/definitions.js";
 import { datasetToJson, measuresToJson } from "../dist/querymodel/index.js";
 import { DuckdbConnection, PostgresConnection, SqliteConnection, type SqlConnection } from "../dist/engines/sql/index.js";
 import { synthesize } from "../dist/synth/index.js";
@@ -31,6 +34,8 @@ const { values } = parseArgs({
     "measures-engines": { type: "string", default: "duckdb" },
     "no-dummy": { type: "boolean", default: false },
     "no-runner": { type: "boolean", default: false },
+    "no-jobserver": { type: "boolean", default: false },
+    "no-breach": { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     seed: { type: "string", default: "1" },
   },
@@ -198,6 +203,14 @@ if (!values["no-dummy"]) {
 }
 if (!values["no-runner"]) {
   const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "runner.ts"), "--runs", String(Math.max(3, runs))], { stdio: "inherit" });
+  failed ||= r.status !== 0;
+}
+if (!values["no-jobserver"]) {
+  const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "jobserver.ts")], { stdio: "inherit" });
+  failed ||= r.status !== 0;
+}
+if (!values["no-breach"]) {
+  const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "breach.ts")], { stdio: "inherit" });
   failed ||= r.status !== 0;
 }
 if (failed) process.exit(1);

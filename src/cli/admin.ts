@@ -21,6 +21,7 @@ import {
 } from "../jobserver/store.js";
 import { generatePassword } from "../jobserver/passwords.js";
 import { UsageError, UserError } from "./errors.js";
+import { registerPrepareSqlrunner } from "./admin-sqlrunner.js";
 
 interface Common {
   db?: string;
@@ -72,6 +73,7 @@ async function readStdin(): Promise<string> {
 
 export function registerAdmin(program: Command): void {
   const admin = program.command("admin").description("Manage the job server's users, orgs, projects, roles and backends (operators only).");
+  registerPrepareSqlrunner(admin);
 
   common(admin.command("create-user").description("Create a local account."))
     .argument("<username>")

@@ -15,7 +15,7 @@ import type { Row } from "../engines/types.js";
 import { type DummyTable, tablesRead, withDefaults } from "../dummydata/index.js";
 import { generateDummyTablesFor } from "./data-source.js";
 import { UserError } from "./errors.js";
-import { loadDefinition } from "./load-definition.js";
+import { loadDefinition } from "../pipeline/definitions.js";
 import { paramOption } from "./options.js";
 
 interface Options {

@@ -6,7 +6,6 @@
 // A DSN holds credentials: it is never printed, not even in errors.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { Option } from "commander";
 import type { Engine, Row, TableReader } from "../engines/types.js";
 import { MemoryEngine } from "../engines/memory/index.js";
@@ -16,13 +15,15 @@ import {
   DuckdbConnection,
   PostgresConnection,
   SqlEngine,
-  type SqlConnection,
   SqliteConnection,
   type Dialect,
   DuckdbDialect,
   PostgresDialect,
   SqliteDialect,
   scopeFromEnvironment,
+  DsnError,
+  type ParsedDsn,
+  parseDsn as parseDsnText,
 } from "../engines/sql/index.js";
 import { UsageError, UserError } from "./errors.js";
 import type { Series } from "../querymodel/index.js";
@@ -66,43 +67,29 @@ export function chosenDsn(options: SourceOptions, env: NodeJS.ProcessEnv = proce
   return undefined;
 }
 
-/** Parses a DSN into an engine name and how to connect; errors never repeat the DSN. */
-export function parseDsn(dsn: string, options: { create?: boolean } = {}): { engine: Exclude<EngineName, "memory">; connect: (readonly: boolean) => Promise<SqlConnection>; where: string } {
-  const m = /^([a-z]+):\/\/(.*)$/i.exec(dsn);
-  const scheme = m?.[1]?.toLowerCase();
-  if (scheme === "sqlite" || scheme === "duckdb") {
-    // sqlite:///absolute/path.db or sqlite://relative/path.db
-    const rest = m![2]!;
-    const file = rest.startsWith("/") ? rest : path.resolve(rest);
-    if (!options.create && !fs.existsSync(file)) throw new UserError(`the ${scheme} database in the DSN does not exist (${path.basename(file)})`);
-    return {
-      engine: scheme,
-      where: `${scheme} database ${path.basename(file)}`,
-      connect: async (readonly) => (scheme === "sqlite" ? new SqliteConnection(file, { readonly, create: options.create }) : DuckdbConnection.open(file, { readonly })),
-    };
+/** Parses a DSN (see engines/sql/dsn.ts), its errors as the command reports them: a malformed DSN is a usage error. */
+export function parseDsn(dsn: string, options: { create?: boolean } = {}): ParsedDsn {
+  let parsed: ParsedDsn;
+  try {
+    parsed = parseDsnText(dsn, options);
+  } catch (e) {
+    throw asUserError(e);
   }
-  if (scheme === "postgresql" || scheme === "postgres") {
-    return {
-      engine: "postgres",
-      where: "PostgreSQL database",
-      connect: async () => {
-        try {
-          return await PostgresConnection.open(dsn);
-        } catch (e) {
-          throw new UserError(`could not connect to the PostgreSQL database in the DSN: ${scrub((e as Error).message, dsn)}`);
-        }
-      },
-    };
-  }
-  throw new UsageError("the DSN must start with sqlite://, duckdb://, postgresql:// or postgres:// (the DSN itself is not shown: it may hold a password)");
+  return {
+    ...parsed,
+    connect: async (readonly) => {
+      try {
+        return await parsed.connect(readonly);
+      } catch (e) {
+        throw asUserError(e);
+      }
+    },
+  };
 }
 
-/** Removes a DSN and its password from a message. */
-export function scrub(message: string, dsn: string): string {
-  let out = message.split(dsn).join("<dsn>");
-  const password = /:\/\/[^:/@]*:([^@]*)@/.exec(dsn)?.[1];
-  if (password) out = out.split(password).join("***");
-  return out;
+function asUserError(e: unknown): unknown {
+  if (!(e instanceof DsnError)) return e;
+  return e.kind === "usage" ? new UsageError(e.message) : new UserError(e.message);
 }
 
 export function dialectFor(engine: string): Dialect {

@@ -3,7 +3,7 @@
 
 import type { Command } from "commander";
 import { datasetToJson } from "../querymodel/index.js";
-import { loadDefinition } from "./load-definition.js";
+import { loadDefinition } from "../pipeline/definitions.js";
 import { paramOption } from "./options.js";
 
 export function registerDumpDatasetDefinition(program: Command): void {

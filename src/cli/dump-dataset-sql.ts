@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 import { compileDataset, optOutFilters, scopeFromEnvironment } from "../engines/sql/index.js";
-import { loadDefinition } from "./load-definition.js";
+import { loadDefinition } from "../pipeline/definitions.js";
 import { paramOption } from "./options.js";
 import { dialectFor } from "./data-source.js";
 

@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { type Row, datasetColumns } from "../engines/types.js";
 import { withDefaults } from "../dummydata/index.js";
-import { loadDefinition } from "./load-definition.js";
+import { loadDefinition } from "../pipeline/definitions.js";
 import { checkDummyDataFile, dummyDataFileOption, readDummyDataFile } from "./dummy-data-file.js";
 import { paramOption } from "./options.js";
 import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource, writeOutput } from "./data-source.js";

@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { runMeasures } from "../engines/measures.js";
 import { measuresColumns } from "../querymodel/index.js";
 import { measuresPopulation, withDefaults } from "../dummydata/index.js";
-import { loadMeasuresDefinition } from "./load-definition.js";
+import { loadMeasuresDefinition } from "../pipeline/definitions.js";
 import { paramOption } from "./options.js";
 import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource, writeOutput } from "./data-source.js";
 

@@ -21,12 +21,17 @@ import { registerInit } from "./init.js";
 import { registerSdc } from "./sdc.js";
 import { registerAudit } from "./audit.js";
 import { registerAdmin } from "./admin.js";
+import { registerBreach } from "./breach.js";
+import { registerAgent } from "./agent.js";
+import { registerJobserver } from "./jobserver.js";
+import { registerServe } from "./serve.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
 import { registerGenerateMeasures } from "./generate-measures.js";
 import { MeasuresError } from "../engines/measures.js";
 import { packageRoot } from "../pipeline/package-root.js";
+import { DefinitionError } from "../pipeline/definitions.js";
 
 export function createProgram(): Command {
   const { version } = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string };
@@ -49,6 +54,10 @@ export function createProgram(): Command {
   registerSdc(program);
   registerAudit(program);
   registerAdmin(program);
+  registerBreach(program);
+  registerJobserver(program);
+  registerAgent(program);
+  registerServe(program);
   return program;
 }
 
@@ -70,7 +79,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
 function report(e: unknown): number {
   // Commander has already printed its message (or the help).
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-  if (e instanceof UserError) {
+  if (e instanceof UserError || e instanceof DefinitionError) {
     for (const line of e.lines) process.stderr.write(`error: ${line}\n`);
     return e instanceof UsageError ? 2 : 1;
   }

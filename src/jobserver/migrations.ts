@@ -114,6 +114,65 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX job_requests_by_workspace ON job_requests (workspace_id);
     `,
   },
+  {
+    version: 3,
+    name: "job request states, sessions and login failures",
+    // Columns are added rather than the tables rebuilt: SQLite cannot alter a
+    // column, and a rebuild would have to copy jobs' foreign keys by hand. The
+    // unique identifiers are unique indexes for the same reason.
+    sql: `
+      ALTER TABLE job_requests ADD COLUMN identifier TEXT;
+      -- Denormalised from the workspace (which never changes project), so the
+      -- public log of one project is read from one index, newest first.
+      ALTER TABLE job_requests ADD COLUMN project_id INTEGER REFERENCES projects(id);
+      ALTER TABLE job_requests ADD COLUMN status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled'));
+      ALTER TABLE job_requests ADD COLUMN message TEXT NOT NULL DEFAULT '';
+      ALTER TABLE job_requests ADD COLUMN claimed_by TEXT;
+      ALTER TABLE job_requests ADD COLUMN claimed_at TEXT;
+      ALTER TABLE job_requests ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE job_requests ADD COLUMN finished TEXT;
+      UPDATE job_requests SET project_id = (SELECT w.project_id FROM workspaces w WHERE w.id = job_requests.workspace_id);
+      CREATE UNIQUE INDEX job_requests_identifier ON job_requests (identifier);
+      DROP INDEX job_requests_by_workspace;
+      CREATE INDEX job_requests_by_workspace ON job_requests (workspace_id, id);
+      CREATE INDEX job_requests_by_project ON job_requests (project_id, id);
+      CREATE INDEX job_requests_by_requester ON job_requests (requester_id, id);
+      CREATE INDEX job_requests_by_status ON job_requests (status, id);
+      -- The agents' queue: a backend's pending requests, and its running ones by workspace.
+      CREATE INDEX job_requests_queue ON job_requests (backend_id, status, workspace_id);
+
+      ALTER TABLE jobs ADD COLUMN identifier TEXT;
+      ALTER TABLE jobs ADD COLUMN run_command TEXT NOT NULL DEFAULT '';
+      ALTER TABLE jobs ADD COLUMN exit_code INTEGER;
+      CREATE UNIQUE INDEX jobs_identifier ON jobs (identifier);
+      -- Covers the count of done and all jobs, and the first start, of a page of requests.
+      DROP INDEX jobs_by_request;
+      CREATE INDEX jobs_by_request ON jobs (job_request_id, status, started);
+
+      CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        csrf TEXT NOT NULL,
+        created TEXT NOT NULL,
+        expires TEXT NOT NULL
+      );
+      CREATE INDEX sessions_by_expiry ON sessions (expires);
+      CREATE TABLE login_failures (
+        id {pk},
+        subject TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+      CREATE INDEX login_failures_by_subject ON login_failures (subject, at);
+    `,
+  },
+  {
+    version: 4,
+    name: "the claim's fairness by index",
+    sql: `
+      -- When each workspace was last served on a backend: one index lookup per workspace in the claim.
+      CREATE INDEX job_requests_served ON job_requests (backend_id, workspace_id, claimed_at);
+    `,
+  },
 ];
 
 export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {

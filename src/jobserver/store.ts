@@ -6,6 +6,7 @@
 // Every function takes and returns plain objects; permission decisions are not
 // made here but in permissions.ts, from the Principal that principal() loads.
 
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type BetterSqlite3 from "better-sqlite3";
 import type pgTypes from "pg";
@@ -34,9 +35,20 @@ let pgLoaded: typeof pgTypes | undefined;
 const sqliteApi = (): typeof BetterSqlite3 => (sqliteLoaded ??= require("better-sqlite3") as typeof BetterSqlite3);
 const pgApi = (): typeof pgTypes => (pgLoaded ??= require("pg") as typeof pgTypes);
 
-/** Bad input or a conflict the caller can fix; the message says what and how. */
+/**
+ * Bad input or a conflict the caller can fix; the message says what and how.
+ * `kind` lets a web answer tell them apart: something named does not exist
+ * (404), the state forbids it (409, a request held by another agent, say), or
+ * the input itself is wrong (400).
+ */
 export class StoreError extends Error {
   override name = "StoreError";
+  constructor(
+    message: string,
+    readonly kind: "invalid" | "not_found" | "conflict" = "invalid",
+  ) {
+    super(message);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -54,6 +66,8 @@ interface Db {
   close(): Promise<void>;
 }
 
+const SQLITE_BUSY_MS = 30_000;
+
 class SqliteDb implements Db {
   readonly dialect = "sqlite";
   constructor(private readonly db: BetterSqlite3.Database) {}
@@ -65,7 +79,8 @@ class SqliteDb implements Db {
     this.db.exec(sql);
   }
   async transaction<T>(fn: () => Promise<T>, lock = false): Promise<T> {
-    this.db.exec(lock ? "BEGIN IMMEDIATE" : "BEGIN");
+    if (lock) await this.beginImmediate();
+    else this.db.exec("BEGIN");
     try {
       const result = await fn();
       this.db.exec("COMMIT");
@@ -77,6 +92,26 @@ class SqliteDb implements Db {
   }
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  // better-sqlite3 waits for a locked database synchronously, which would also
+  // keep whatever holds the lock from finishing when that is another connection
+  // of this process (several stores on one file). So the lock is tried without
+  // waiting, and waited for here, with the event loop free.
+  private async beginImmediate(): Promise<void> {
+    const deadline = Date.now() + SQLITE_BUSY_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      this.db.pragma("busy_timeout = 0");
+      try {
+        this.db.exec("BEGIN IMMEDIATE");
+        return;
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw e;
+      } finally {
+        this.db.pragma(`busy_timeout = ${SQLITE_BUSY_MS}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
+    }
   }
 }
 
@@ -158,6 +193,105 @@ export interface Workspace {
   created: string;
 }
 
+// --- job requests and jobs ---------------------------------------------------
+//
+// A job request names actions of a workspace at a commit, for a backend. The job
+// server validates it (requests.ts) and stores it `pending`; one agent of the
+// backend claims it atomically (`running`), plans it inside the backend and
+// reports its jobs (one per action that runs; reused dependencies are not jobs,
+// as in OpenSAFELY), then finishes it. Job ids are jobIdFor(request identifier,
+// action) (pipeline/runner.ts), so the same request and action give the same id.
+
+export const REQUEST_STATUSES = ["pending", "running", "succeeded", "failed", "cancelled"] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+export const JOB_STATUSES = ["pending", "running", "succeeded", "failed"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export interface JobRequest {
+  /** 16 hex digits; deterministic from the backend, workspace and the request's row. */
+  identifier: string;
+  workspace: string;
+  project: number;
+  projectName: string;
+  backend: string;
+  commit: string;
+  /** As requested (may be ["run_all"]). */
+  actions: string[];
+  force: boolean;
+  requester: string;
+  created: string;
+  status: RequestStatus;
+  /** Why it failed or was cancelled, redacted (no file names or contents). */
+  message: string;
+  /** The agent that claimed it, and when. */
+  claimedBy: string | null;
+  claimedAt: string | null;
+  cancelRequested: boolean;
+  /** The first job's start, if any started. */
+  started: string | null;
+  finished: string | null;
+  /** Jobs finished (succeeded or failed) and jobs in all, as the agent reported them. */
+  jobsDone: number;
+  jobsTotal: number;
+}
+
+export interface Job {
+  identifier: string;
+  jobRequest: string;
+  action: string;
+  /** The action's run line from project.yaml. */
+  runCommand: string;
+  status: JobStatus;
+  /** The pipeline's status codes (succeeded, nonzero_exit, unmatched_patterns, dependency_failed, internal_error, cancelled_by_user). */
+  statusCode: string;
+  statusMessage: string;
+  created: string;
+  started: string | null;
+  finished: string | null;
+  exitCode: number | null;
+  cpuSeconds: number | null;
+  memoryBytes: number | null;
+}
+
+/** What an agent reports of a job; upserted by identifier. */
+export interface JobReport {
+  identifier: string;
+  action: string;
+  runCommand: string;
+  status: JobStatus;
+  statusCode: string;
+  statusMessage: string;
+  started: string | null;
+  finished: string | null;
+  exitCode: number | null;
+  cpuSeconds?: number | null;
+  memoryBytes?: number | null;
+}
+
+export interface NewJobRequest {
+  workspace: string;
+  backend: string;
+  commit: string;
+  actions: readonly string[];
+  force: boolean;
+  requester: string;
+}
+
+export interface JobRequestFilter {
+  workspace?: string;
+  project?: number;
+  backend?: string;
+  requester?: string;
+  status?: RequestStatus;
+}
+
+export interface Session {
+  user: User;
+  /** The CSRF token bound to this session (every form posts it back). */
+  csrf: string;
+  expires: string;
+}
+
 export interface OpenOptions {
   /** PostgreSQL: the schema to use (created if missing); default the search_path. */
   schema?: string;
@@ -170,6 +304,8 @@ const toUser = (r: Row): User => ({ id: Number(r.id), username: String(r.usernam
 const PROJECT_SELECT = "SELECT p.id, p.number, p.name, o.name AS org, p.status, p.category, p.created FROM projects p JOIN orgs o ON o.id = p.org_id";
 const toProject = (r: Row): Project => ({ id: Number(r.id), number: Number(r.number), name: String(r.name), org: String(r.org), status: r.status as ProjectStatus, category: r.category as ProjectCategory, created: String(r.created) });
 const toBackend = (r: Row): Backend => ({ id: Number(r.id), name: String(r.name), created: String(r.created), tokenRotated: r.token_rotated == null ? null : String(r.token_rotated) });
+
+let unknownUserHash: Promise<string> | undefined;
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -198,7 +334,7 @@ export class Store {
     } else {
       const file = target.startsWith("sqlite://") ? target.slice("sqlite://".length) : target;
       if (file === "") throw new StoreError("the store needs a file: sqlite:///path/to/enclave.db");
-      const sqlite = new (sqliteApi())(file, { timeout: 30_000 });
+      const sqlite = new (sqliteApi())(file, { timeout: SQLITE_BUSY_MS });
       if (file !== ":memory:") sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("foreign_keys = ON");
       db = new SqliteDb(sqlite);
@@ -223,8 +359,10 @@ export class Store {
   }
 
   // One connection serves one transaction at a time, so calls wait for each other.
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(() => this.db.transaction(fn));
+  // `lock` takes the database's write lock first, for a change that other
+  // processes (or stores) must not interleave with: a claim, say.
+  private serial<T>(fn: () => Promise<T>, lock = false): Promise<T> {
+    const run = this.queue.then(() => this.db.transaction(fn, lock));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -241,7 +379,7 @@ export class Store {
     try {
       return Number((await this.one(`${sql} RETURNING id`, params))!.id);
     } catch (e) {
-      if (isUniqueViolation(e)) throw new StoreError(duplicate);
+      if (isUniqueViolation(e)) throw new StoreError(duplicate, "conflict");
       throw e;
     }
   }
@@ -276,14 +414,18 @@ export class Store {
 
   private async userId(username: string): Promise<number> {
     const r = await this.one("SELECT id FROM users WHERE username = ?", [username]);
-    if (!r) throw new StoreError(`there is no user named ${username}`);
+    if (!r) throw new StoreError(`there is no user named ${username}`, "not_found");
     return Number(r.id);
   }
 
   /** The user, if the password is theirs; undefined otherwise (including an unknown user). */
   async checkPassword(username: string, password: string): Promise<User | undefined> {
     const r = await this.serial(() => this.one(`SELECT ${USER_COLUMNS}, password_hash FROM users WHERE username = ?`, [username]));
-    if (!r) return undefined;
+    if (!r) {
+      // The same scrypt work as for a real account, so the time taken does not tell who has one.
+      await verifyPassword(password, await (unknownUserHash ??= hashPassword(generateToken())));
+      return undefined;
+    }
     return (await verifyPassword(password, String(r.password_hash))) ? toUser(r) : undefined;
   }
 
@@ -358,7 +500,7 @@ export class Store {
     if (!PROJECT_STATUSES.includes(status)) throw new StoreError(unknownStatus(status));
     return this.serial(async () => {
       const org = await this.one("SELECT id FROM orgs WHERE name = ?", [input.org]);
-      if (!org) throw new StoreError(`there is no org named ${input.org}`);
+      if (!org) throw new StoreError(`there is no org named ${input.org}`, "not_found");
       await this.insert(
         "INSERT INTO projects (number, name, org_id, status, category, created) VALUES (?, ?, ?, ?, ?, ?)",
         [input.number, input.name, Number(org.id), status, category, this.now()],
@@ -381,7 +523,7 @@ export class Store {
 
   private async projectId(number: number): Promise<number> {
     const r = await this.one("SELECT id FROM projects WHERE number = ?", [number]);
-    if (!r) throw new StoreError(`there is no project ${number}`);
+    if (!r) throw new StoreError(`there is no project ${number}`, "not_found");
     return Number(r.id);
   }
 
@@ -390,7 +532,7 @@ export class Store {
     if (!PROJECT_STATUSES.includes(status)) throw new StoreError(unknownStatus(status));
     return this.serial(async () => {
       const before = await this.one("SELECT status FROM projects WHERE number = ?", [number]);
-      if (!before) throw new StoreError(`there is no project ${number}`);
+      if (!before) throw new StoreError(`there is no project ${number}`, "not_found");
       await this.db.all("UPDATE projects SET status = ? WHERE number = ?", [status, number]);
       return { previous: before.status as ProjectStatus, project: toProject((await this.one(`${PROJECT_SELECT} WHERE p.number = ?`, [number]))!) };
     });
@@ -446,7 +588,7 @@ export class Store {
     return this.serial(async () => {
       const token = generateToken();
       const r = await this.one("UPDATE backends SET token_hash = ?, token_rotated = ? WHERE name = ? RETURNING id", [hashToken(token), this.now(), name]);
-      if (!r) throw new StoreError(`there is no backend named ${name}`);
+      if (!r) throw new StoreError(`there is no backend named ${name}`, "not_found");
       return token;
     });
   }
@@ -466,7 +608,7 @@ export class Store {
   addBackendMember(backend: string, username: string): Promise<void> {
     return this.serial(async () => {
       const b = await this.one("SELECT id FROM backends WHERE name = ?", [backend]);
-      if (!b) throw new StoreError(`there is no backend named ${backend}`);
+      if (!b) throw new StoreError(`there is no backend named ${backend}`, "not_found");
       const userId = await this.userId(username);
       const held = await this.one("SELECT 1 AS x FROM backend_memberships WHERE user_id = ? AND backend_id = ?", [userId, Number(b.id)]);
       if (!held) await this.db.all("INSERT INTO backend_memberships (user_id, backend_id, created) VALUES (?, ?, ?)", [userId, Number(b.id), this.now()]);
@@ -494,16 +636,469 @@ export class Store {
   }
 
   private async workspaceById(id: number): Promise<Workspace> {
-    const r = (await this.one("SELECT w.id, p.number, w.name, w.repo, w.branch, w.archived, w.created FROM workspaces w JOIN projects p ON p.id = w.project_id WHERE w.id = ?", [id]))!;
-    return { id, project: Number(r.number), name: String(r.name), repo: String(r.repo), branch: String(r.branch), archived: Number(r.archived) === 1, created: String(r.created) };
+    return toWorkspace((await this.one(`${WORKSPACE_SELECT} WHERE w.id = ?`, [id]))!);
   }
 
   setWorkspaceArchived(name: string, archived: boolean): Promise<Workspace> {
     return this.serial(async () => {
       const r = await this.one("UPDATE workspaces SET archived = ? WHERE name = ? RETURNING id", [archived ? 1 : 0, name]);
-      if (!r) throw new StoreError(`there is no workspace named ${name}`);
+      if (!r) throw new StoreError(`there is no workspace named ${name}`, "not_found");
       return this.workspaceById(Number(r.id));
     });
+  }
+  // --- workspaces (reading) -------------------------------------------------------
+
+  getWorkspace(name: string): Promise<Workspace | undefined> {
+    return this.serial(async () => {
+      const r = await this.one(`${WORKSPACE_SELECT} WHERE w.name = ?`, [name]);
+      return r && toWorkspace(r);
+    });
+  }
+
+  /** Every workspace, or a project's, by name. */
+  listWorkspaces(project?: number): Promise<Workspace[]> {
+    return this.serial(async () => {
+      if (project === undefined) return (await this.db.all(`${WORKSPACE_SELECT} ORDER BY w.name`)).map(toWorkspace);
+      const projectId = await this.projectId(project);
+      return (await this.db.all(`${WORKSPACE_SELECT} WHERE w.project_id = ? ORDER BY w.name`, [projectId])).map(toWorkspace);
+    });
+  }
+
+  // --- roles (changing) ---------------------------------------------------------------
+
+  /** Takes the role away; not holding it is no error. */
+  async revokeGlobalRole(username: string, role: GlobalRole): Promise<void> {
+    if (!isGlobalRole(role)) throw new StoreError(unknownRole(role, GLOBAL_ROLES));
+    await this.serial(async () => {
+      const id = await this.userId(username);
+      await this.db.all("DELETE FROM user_roles WHERE user_id = ? AND role = ?", [id, role]);
+    });
+  }
+
+  /** Removes these roles from the member (the membership stays, possibly with no roles). */
+  async removeMemberRoles(project: number, username: string, roles: readonly ProjectRole[]): Promise<Membership> {
+    for (const r of roles) if (!isProjectRole(r)) throw new StoreError(unknownRole(r, PROJECT_ROLES));
+    return this.serial(async () => {
+      const projectId = await this.projectId(project);
+      const userId = await this.userId(username);
+      const m = await this.one("SELECT id FROM memberships WHERE user_id = ? AND project_id = ?", [userId, projectId]);
+      if (!m) throw new StoreError(`${username} is not a member of project ${project}`, "not_found");
+      for (const role of roles) await this.db.all("DELETE FROM membership_roles WHERE membership_id = ? AND role = ?", [Number(m.id), role]);
+      const held = (await this.db.all("SELECT role FROM membership_roles WHERE membership_id = ? ORDER BY role", [Number(m.id)])).map((r) => r.role as ProjectRole);
+      return { username, project, roles: held };
+    });
+  }
+
+  // --- sessions and login throttling -------------------------------------------------------
+
+  /** A new session for the user; the token is returned once and stored hashed. */
+  async createSession(username: string, ttlSeconds: number): Promise<{ token: string; csrf: string; expires: string }> {
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) throw new StoreError(`a session lasts a positive number of seconds, not ${JSON.stringify(ttlSeconds)}`);
+    return this.serial(async () => {
+      const userId = await this.userId(username);
+      const now = this.clock();
+      const token = generateToken();
+      const csrf = generateToken();
+      const expires = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
+      // Expired sessions are of no use to anyone; this keeps the table to the live ones.
+      await this.db.all("DELETE FROM sessions WHERE expires <= ?", [now.toISOString()]);
+      await this.db.all("INSERT INTO sessions (token_hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)", [hashToken(token), userId, csrf, now.toISOString(), expires]);
+      return { token, csrf, expires };
+    }, true);
+  }
+
+  /** The session's user and CSRF token, if the token is a live session's. */
+  session(token: string): Promise<Session | undefined> {
+    return this.serial(async () => {
+      const r = await this.one(
+        `SELECT ${USER_COLUMNS.split(", ").map((c) => `u.${c}`).join(", ")}, s.csrf, s.expires FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires > ?`,
+        [hashToken(token), this.now()],
+      );
+      return r && { user: toUser(r), csrf: String(r.csrf), expires: String(r.expires) };
+    });
+  }
+
+  deleteSession(token: string): Promise<void> {
+    return this.serial(async () => {
+      await this.db.all("DELETE FROM sessions WHERE token_hash = ?", [hashToken(token)]);
+    }, true);
+  }
+
+  /**
+   * Records a failed login for a key (a username, an address) and returns how
+   * many failures it has since `since`. Failures before `since` (of any key)
+   * are forgotten: the window is the caller's, and the table stays small.
+   */
+  recordLoginFailure(key: string, since: string): Promise<number> {
+    return this.serial(async () => {
+      await this.db.all("DELETE FROM login_failures WHERE at < ?", [since]);
+      await this.db.all("INSERT INTO login_failures (subject, at) VALUES (?, ?)", [key, this.now()]);
+      return this.countLoginFailures(key, since);
+    }, true);
+  }
+
+  loginFailures(key: string, since: string): Promise<number> {
+    return this.serial(() => this.countLoginFailures(key, since));
+  }
+
+  clearLoginFailures(key: string): Promise<void> {
+    return this.serial(async () => {
+      await this.db.all("DELETE FROM login_failures WHERE subject = ?", [key]);
+    }, true);
+  }
+
+  private async countLoginFailures(key: string, since: string): Promise<number> {
+    return Number((await this.one("SELECT COUNT(*) AS n FROM login_failures WHERE subject = ? AND at >= ?", [key, since]))!.n);
+  }
+
+  // --- job requests and jobs ------------------------------------------------------------
+
+  /** Stores a validated request as pending (requests.ts validates; this checks only that the workspace and backend exist and the workspace is not archived). */
+  async createJobRequest(input: NewJobRequest): Promise<JobRequest> {
+    if (!COMMIT.test(input.commit)) throw new StoreError(`a job request names a full commit (40 lower-case hex digits), not ${JSON.stringify(input.commit)}`);
+    if (input.actions.length === 0 || input.actions.some((a) => typeof a !== "string" || a.trim() === "")) {
+      throw new StoreError("a job request names at least one action (or run_all), and no empty name");
+    }
+    return this.serial(async () => {
+      const ws = await this.one("SELECT id, project_id, archived FROM workspaces WHERE name = ?", [input.workspace]);
+      if (!ws) throw new StoreError(`there is no workspace named ${input.workspace}`, "not_found");
+      if (Number(ws.archived) === 1) throw new StoreError(`workspace ${input.workspace} is archived: it takes no new job requests`, "conflict");
+      const backendId = await this.backendId(input.backend);
+      const requesterId = await this.userId(input.requester);
+      const row = await this.one(
+        "INSERT INTO job_requests (workspace_id, project_id, backend_id, commit_sha, requested_actions, force_run_dependencies, requester_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [Number(ws.id), Number(ws.project_id), backendId, input.commit, JSON.stringify([...input.actions]), input.force ? 1 : 0, requesterId, this.now()],
+      );
+      const id = Number(row!.id);
+      // The row's id makes it unique; the backend and workspace make it unlike another server's.
+      const identifier = createHash("sha256").update(`${input.backend}\n${input.workspace}\n${id}`).digest("hex").slice(0, 16);
+      await this.db.all("UPDATE job_requests SET identifier = ? WHERE id = ?", [identifier, id]);
+      return (await this.requests("id = ?", [id], 1))[0]!;
+    }, true);
+  }
+
+  getJobRequest(identifier: string): Promise<JobRequest | undefined> {
+    return this.serial(async () => (await this.requests("identifier = ?", [identifier], 1))[0]);
+  }
+
+  /** Newest first; `before` is an identifier to page on from. */
+  async listJobRequests(filter: JobRequestFilter, page: { limit: number; before?: string }): Promise<JobRequest[]> {
+    if (!Number.isSafeInteger(page.limit) || page.limit < 1 || page.limit > MAX_PAGE) throw new StoreError(`a page holds 1 to ${MAX_PAGE} job requests, not ${JSON.stringify(page.limit)}`);
+    const { where, params } = requestFilter(filter);
+    return this.serial(async () => {
+      if (page.before === undefined) return this.requests(where, params, page.limit);
+      const cursor = await this.one("SELECT id FROM job_requests WHERE identifier = ?", [page.before]);
+      if (!cursor) throw new StoreError(`there is no job request ${page.before} to page on from`, "not_found");
+      return this.requests(`${where} AND id < ?`, [...params, Number(cursor.id)], page.limit);
+    });
+  }
+
+  async countJobRequests(filter: JobRequestFilter): Promise<number> {
+    const { where, params } = requestFilter(filter);
+    return this.serial(async () => Number((await this.one(`SELECT COUNT(*) AS n FROM job_requests WHERE ${where}`, params))!.n));
+  }
+
+  /** The request's jobs in the order the agent first reported them (none for an unknown request). */
+  listJobs(jobRequest: string): Promise<Job[]> {
+    return this.serial(async () => (await this.db.all(`${JOB_SELECT} WHERE r.identifier = ? ORDER BY j.id`, [jobRequest])).map(toJob));
+  }
+
+  getJob(identifier: string): Promise<Job | undefined> {
+    return this.serial(async () => {
+      const r = await this.one(`${JOB_SELECT} WHERE j.identifier = ?`, [identifier]);
+      return r && toJob(r);
+    });
+  }
+
+  /** A pending request nobody claimed is cancelled at once; a running one gets cancelRequested (its agent stops it). */
+  cancelJobRequest(identifier: string): Promise<JobRequest> {
+    return this.serial(async () => {
+      const r = await this.one("SELECT id, status FROM job_requests WHERE identifier = ?", [identifier]);
+      if (!r) throw new StoreError(`there is no job request ${identifier}`, "not_found");
+      const id = Number(r.id);
+      if (r.status === "pending") {
+        await this.db.all("UPDATE job_requests SET status = 'cancelled', cancel_requested = 1, message = ?, finished = ? WHERE id = ?", ["cancelled before it started", this.now(), id]);
+      } else if (r.status === "running") {
+        await this.db.all("UPDATE job_requests SET cancel_requested = 1 WHERE id = ?", [id]);
+      } else if (r.status !== "cancelled") {
+        throw new StoreError(`job request ${identifier} has already finished (${String(r.status)}): there is nothing to cancel`, "conflict");
+      }
+      return (await this.requests("id = ?", [id], 1))[0]!;
+    }, true);
+  }
+
+  /**
+   * Atomically gives the agent the next pending request of its backend, or
+   * undefined: at most one agent ever gets a request. Fair across workspaces: a
+   * workspace with a request already running on this backend is skipped, and
+   * among the rest the workspace that was served least recently goes first.
+   */
+  async claimJobRequest(backend: string, agent: string): Promise<JobRequest | undefined> {
+    checkAgent(agent);
+    // Under the write lock, so the choice and the claim are one step for every
+    // agent and process; the status test in the UPDATE is a second guard.
+    return this.serial(async () => {
+      const backendId = await this.backendId(backend);
+      const next = await this.one(
+        // One candidate per workspace (its oldest pending request), so the
+        // "served least recently" lookup runs once a workspace, not once a request.
+        `SELECT id FROM (
+           SELECT MIN(r.id) AS id,
+                  COALESCE((SELECT MAX(y.claimed_at) FROM job_requests y WHERE y.backend_id = r.backend_id AND y.workspace_id = r.workspace_id), '') AS served
+           FROM job_requests r
+           WHERE r.backend_id = ? AND r.status = 'pending'
+             AND NOT EXISTS (SELECT 1 FROM job_requests x WHERE x.backend_id = r.backend_id AND x.status = 'running' AND x.workspace_id = r.workspace_id)
+           GROUP BY r.backend_id, r.workspace_id
+         ) candidates
+         ORDER BY served ASC, id ASC
+         LIMIT 1`,
+        [backendId],
+      );
+      if (!next) return undefined;
+      const id = Number(next.id);
+      const claimed = await this.one("UPDATE job_requests SET status = 'running', claimed_by = ?, claimed_at = ? WHERE id = ? AND status = 'pending' RETURNING id", [agent, this.now(), id]);
+      return claimed ? (await this.requests("id = ?", [id], 1))[0] : undefined;
+    }, true);
+  }
+
+  /** Upserts the agent's jobs of a request it holds (a StoreError otherwise); returns whether cancellation was asked for. */
+  async reportJobs(jobRequest: string, backend: string, agent: string, jobs: readonly JobReport[]): Promise<{ cancelRequested: boolean }> {
+    jobs.forEach(checkJobReport);
+    return this.serial(async () => {
+      const held = await this.heldRequest(jobRequest, backend, agent);
+      const now = this.now();
+      for (const job of jobs) {
+        const values: Param[] = [
+          job.action,
+          job.runCommand,
+          job.status,
+          job.statusCode,
+          job.statusMessage,
+          job.started,
+          job.finished,
+          job.exitCode,
+          job.cpuSeconds ?? null,
+          job.memoryBytes ?? null,
+        ];
+        const existing = await this.one("SELECT job_request_id FROM jobs WHERE identifier = ?", [job.identifier]);
+        if (existing && Number(existing.job_request_id) !== held.id) throw new StoreError(`job ${job.identifier} belongs to another job request than ${jobRequest}`, "conflict");
+        if (existing) {
+          await this.db.all(
+            "UPDATE jobs SET action = ?, run_command = ?, status = ?, status_code = ?, status_message = ?, started = ?, finished = ?, exit_code = ?, cpu_seconds = ?, memory_bytes = ? WHERE identifier = ?",
+            [...values, job.identifier],
+          );
+        } else {
+          await this.db.all(
+            "INSERT INTO jobs (action, run_command, status, status_code, status_message, started, finished, exit_code, cpu_seconds, memory_bytes, identifier, job_request_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [...values, job.identifier, held.id, now],
+          );
+        }
+      }
+      return { cancelRequested: held.cancelRequested };
+    }, true);
+  }
+
+  /** Ends a request the agent holds; jobs not finished are failed with the message. */
+  async finishJobRequest(jobRequest: string, backend: string, agent: string, outcome: { status: "succeeded" | "failed" | "cancelled"; message: string }): Promise<JobRequest> {
+    if (!["succeeded", "failed", "cancelled"].includes(outcome.status)) {
+      throw new StoreError(`a job request finishes as succeeded, failed or cancelled, not ${JSON.stringify(outcome.status)}`);
+    }
+    return this.serial(async () => {
+      const held = await this.heldRequest(jobRequest, backend, agent);
+      const unfinished = (await this.db.all("SELECT action FROM jobs WHERE job_request_id = ? AND status IN ('pending', 'running') ORDER BY id", [held.id])).map((r) => String(r.action));
+      // A request whose jobs did not all finish cannot have succeeded: an agent saying so is wrong, and is told.
+      if (outcome.status === "succeeded" && unfinished.length > 0) {
+        throw new StoreError(`job request ${jobRequest} cannot finish as succeeded: the jobs of ${unfinished.join(", ")} have not finished`, "conflict");
+      }
+      const now = this.now();
+      const message = outcome.message !== "" ? outcome.message : outcome.status === "cancelled" ? "the job request was cancelled" : "the job request ended before this job finished";
+      await this.db.all("UPDATE jobs SET status = 'failed', status_code = ?, status_message = ?, finished = ? WHERE job_request_id = ? AND status IN ('pending', 'running')", [
+        outcome.status === "cancelled" ? "cancelled_by_user" : "internal_error",
+        message,
+        now,
+        held.id,
+      ]);
+      await this.db.all("UPDATE job_requests SET status = ?, message = ?, finished = ? WHERE id = ?", [outcome.status, outcome.message, now, held.id]);
+      return (await this.requests("id = ?", [held.id], 1))[0]!;
+    }, true);
+  }
+
+  /** For an agent starting again: fails every unfinished request it held (and their unfinished jobs, internal_error); returns their identifiers. */
+  async recoverAgent(backend: string, agent: string, message: string): Promise<string[]> {
+    checkAgent(agent);
+    return this.serial(async () => {
+      const backendId = await this.backendId(backend);
+      const held = "SELECT id FROM job_requests WHERE backend_id = ? AND claimed_by = ? AND status = 'running'";
+      const identifiers = (await this.db.all("SELECT identifier FROM job_requests WHERE backend_id = ? AND claimed_by = ? AND status = 'running' ORDER BY id", [backendId, agent])).map((r) =>
+        String(r.identifier),
+      );
+      if (identifiers.length === 0) return [];
+      const now = this.now();
+      await this.db.all(`UPDATE jobs SET status = 'failed', status_code = 'internal_error', status_message = ?, finished = ? WHERE status IN ('pending', 'running') AND job_request_id IN (${held})`, [
+        message,
+        now,
+        backendId,
+        agent,
+      ]);
+      await this.db.all("UPDATE job_requests SET status = 'failed', message = ?, finished = ? WHERE backend_id = ? AND claimed_by = ? AND status = 'running'", [message, now, backendId, agent]);
+      return identifiers;
+    }, true);
+  }
+
+  /** Of these requests, those whose cancellation was asked for. */
+  cancellationsFor(backend: string, identifiers: readonly string[]): Promise<string[]> {
+    return this.serial(async () => {
+      const out: string[] = [];
+      // In slices, to stay well within every database's limit on parameters.
+      for (let i = 0; i < identifiers.length; i += 500) {
+        const slice = identifiers.slice(i, i + 500);
+        const rows = await this.db.all(
+          `SELECT r.identifier FROM job_requests r JOIN backends b ON b.id = r.backend_id WHERE b.name = ? AND r.cancel_requested = 1 AND r.status = 'running' AND r.identifier IN (${slice.map(() => "?").join(", ")}) ORDER BY r.id`,
+          [backend, ...slice],
+        );
+        out.push(...rows.map((r) => String(r.identifier)));
+      }
+      return out;
+    });
+  }
+
+  private async backendId(name: string): Promise<number> {
+    const r = await this.one("SELECT id FROM backends WHERE name = ?", [name]);
+    if (!r) throw new StoreError(`there is no backend named ${name}`, "not_found");
+    return Number(r.id);
+  }
+
+  /** The request, if this agent of this backend holds it and it has not finished; a StoreError saying why not otherwise. */
+  private async heldRequest(identifier: string, backend: string, agent: string): Promise<{ id: number; cancelRequested: boolean }> {
+    const r = await this.one("SELECT r.id, r.status, r.claimed_by, r.cancel_requested FROM job_requests r JOIN backends b ON b.id = r.backend_id WHERE r.identifier = ? AND b.name = ?", [identifier, backend]);
+    if (!r) throw new StoreError(`there is no job request ${identifier} for backend ${backend}`, "not_found");
+    if (r.claimed_by !== agent) {
+      if (r.claimed_by != null) throw new StoreError(`job request ${identifier} is held by agent ${String(r.claimed_by)}, not ${agent}`, "conflict");
+      if (r.status === "pending") throw new StoreError(`job request ${identifier} has not been claimed: an agent claims a request before it reports on it`, "conflict");
+    }
+    if (r.status !== "running") throw new StoreError(`job request ${identifier} has already finished (${String(r.status)})`, "conflict");
+    return { id: Number(r.id), cancelRequested: Number(r.cancel_requested) === 1 };
+  }
+
+  /**
+   * A page of requests, newest first, with their job counts. The page is chosen
+   * first (from an index on the filter's column and id), then only its jobs are
+   * counted, in one grouped query.
+   */
+  private async requests(where: string, params: readonly Param[], limit: number): Promise<JobRequest[]> {
+    // The page is cut first (a derived table with LIMIT, which neither database
+    // flattens into the joins), then each of its rows counts its own jobs by
+    // index: the cost stays that of one page however many requests there are.
+    const rows = await this.db.all(
+      `SELECT r.id, r.identifier, w.name AS workspace, p.number AS project, p.name AS project_name, b.name AS backend, r.commit_sha,
+              r.requested_actions, r.force_run_dependencies, u.username AS requester, r.created, r.status, r.message,
+              r.claimed_by, r.claimed_at, r.cancel_requested, r.finished,
+              (SELECT COUNT(*) FROM jobs j WHERE j.job_request_id = r.id AND j.status IN ('succeeded', 'failed')) AS done,
+              (SELECT COUNT(*) FROM jobs j WHERE j.job_request_id = r.id) AS total,
+              (SELECT MIN(j.started) FROM jobs j WHERE j.job_request_id = r.id) AS started
+       FROM (SELECT * FROM job_requests WHERE ${where} ORDER BY id DESC LIMIT ?) r
+       JOIN workspaces w ON w.id = r.workspace_id
+       JOIN projects p ON p.id = w.project_id
+       JOIN backends b ON b.id = r.backend_id
+       JOIN users u ON u.id = r.requester_id
+       ORDER BY r.id DESC`,
+      [...params, limit],
+    );
+    return rows.map(toJobRequest);
+  }
+}
+
+const MAX_PAGE = 1000;
+const COMMIT = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
+const JOB_IDENTIFIER = /^[0-9a-f]{16}$/;
+
+const WORKSPACE_SELECT = "SELECT w.id, p.number, w.name, w.repo, w.branch, w.archived, w.created FROM workspaces w JOIN projects p ON p.id = w.project_id";
+const toWorkspace = (r: Row): Workspace => ({ id: Number(r.id), project: Number(r.number), name: String(r.name), repo: String(r.repo), branch: String(r.branch), archived: Number(r.archived) === 1, created: String(r.created) });
+
+const text = (v: unknown): string | null => (v == null ? null : String(v));
+const number = (v: unknown): number | null => (v == null ? null : Number(v));
+
+function toJobRequest(r: Row): JobRequest {
+  return {
+    identifier: String(r.identifier),
+    workspace: String(r.workspace),
+    project: Number(r.project),
+    projectName: String(r.project_name),
+    backend: String(r.backend),
+    commit: String(r.commit_sha),
+    actions: JSON.parse(String(r.requested_actions)) as string[],
+    force: Number(r.force_run_dependencies) === 1,
+    requester: String(r.requester),
+    created: String(r.created),
+    status: r.status as RequestStatus,
+    message: String(r.message),
+    claimedBy: text(r.claimed_by),
+    claimedAt: text(r.claimed_at),
+    cancelRequested: Number(r.cancel_requested) === 1,
+    started: text(r.started),
+    finished: text(r.finished),
+    jobsDone: Number(r.done ?? 0),
+    jobsTotal: Number(r.total ?? 0),
+  };
+}
+
+const JOB_SELECT =
+  "SELECT j.identifier, r.identifier AS job_request, j.action, j.run_command, j.status, j.status_code, j.status_message, j.created, j.started, j.finished, j.exit_code, j.cpu_seconds, j.memory_bytes FROM jobs j JOIN job_requests r ON r.id = j.job_request_id";
+
+function toJob(r: Row): Job {
+  return {
+    identifier: String(r.identifier),
+    jobRequest: String(r.job_request),
+    action: String(r.action),
+    runCommand: String(r.run_command),
+    status: r.status as JobStatus,
+    statusCode: String(r.status_code),
+    statusMessage: String(r.status_message),
+    created: String(r.created),
+    started: text(r.started),
+    finished: text(r.finished),
+    exitCode: number(r.exit_code),
+    cpuSeconds: number(r.cpu_seconds),
+    memoryBytes: number(r.memory_bytes),
+  };
+}
+
+/** The WHERE clause (on job_requests, unqualified) for a filter; a name that matches nothing matches no request. */
+function requestFilter(filter: JobRequestFilter): { where: string; params: Param[] } {
+  const clauses: string[] = [];
+  const params: Param[] = [];
+  const add = (clause: string, value: Param) => {
+    clauses.push(clause);
+    params.push(value);
+  };
+  if (filter.workspace !== undefined) add("workspace_id = (SELECT id FROM workspaces WHERE name = ?)", filter.workspace);
+  if (filter.project !== undefined) add("project_id = (SELECT id FROM projects WHERE number = ?)", filter.project);
+  if (filter.backend !== undefined) add("backend_id = (SELECT id FROM backends WHERE name = ?)", filter.backend);
+  if (filter.requester !== undefined) add("requester_id = (SELECT id FROM users WHERE username = ?)", filter.requester);
+  if (filter.status !== undefined) {
+    if (!REQUEST_STATUSES.includes(filter.status)) throw new StoreError(`unknown status ${JSON.stringify(filter.status)}: a job request is ${REQUEST_STATUSES.join(", ")}`);
+    add("status = ?", filter.status);
+  }
+  return { where: clauses.length > 0 ? clauses.join(" AND ") : "1 = 1", params };
+}
+
+function checkAgent(agent: string): void {
+  if (typeof agent !== "string" || !USERNAME.test(agent)) throw new StoreError(`${JSON.stringify(agent)} is not an agent name: use letters, digits, '.', '_' and '-' (up to 64)`);
+}
+
+function checkJobReport(job: JobReport): void {
+  const bad = (what: string) => new StoreError(`job ${JSON.stringify(job.identifier)}: ${what}`);
+  if (typeof job.identifier !== "string" || !JOB_IDENTIFIER.test(job.identifier)) throw bad("a job identifier is 16 lower-case hex digits");
+  if (typeof job.action !== "string" || job.action === "") throw bad("the action is missing");
+  if (typeof job.runCommand !== "string") throw bad("runCommand must be text");
+  if (!JOB_STATUSES.includes(job.status)) throw bad(`unknown status ${JSON.stringify(job.status)}: a job is ${JOB_STATUSES.join(", ")}`);
+  if (typeof job.statusCode !== "string" || typeof job.statusMessage !== "string") throw bad("statusCode and statusMessage must be text");
+  for (const [name, v] of [["started", job.started], ["finished", job.finished]] as const) {
+    if (v !== null && (typeof v !== "string" || Number.isNaN(Date.parse(v)))) throw bad(`${name} must be a time (ISO 8601) or null`);
+  }
+  if (job.exitCode !== null && !Number.isSafeInteger(job.exitCode)) throw bad("exitCode must be a whole number or null");
+  for (const [name, v] of [["cpuSeconds", job.cpuSeconds], ["memoryBytes", job.memoryBytes]] as const) {
+    if (v != null && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) throw bad(`${name} must be a number of 0 or more, or null`);
   }
 }
 

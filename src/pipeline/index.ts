@@ -50,3 +50,4 @@ export {
 } from "./runner.js";
 export { NODE_V1_LIBRARIES, createActionExecutor, executeAction } from "./runtimes.js";
 export { checkCodelists, codelistHash, readCodelistsTxt, updateCodelists } from "./codelists.js";
+export { DefinitionError, type LoadOptions, loadDefinition, loadMeasuresDefinition } from "./definitions.js";

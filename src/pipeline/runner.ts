@@ -50,8 +50,14 @@ export const DEFAULT_CONCURRENCY = 2;
 export const TAIL_LINES = 20;
 
 export interface RunOptions {
-  /** The study's folder, holding project.yaml. */
+  /** The study's folder, holding project.yaml; its outputs and metadata/ are kept here. */
   projectDir: string;
+  /**
+   * Where the study's code comes from (default: projectDir). The backend runs
+   * a commit checked out into a fresh folder while the workspace's outputs stay
+   * in projectDir: code is then taken from here, outputs from projectDir.
+   */
+  codeDir?: string;
   /** The requested actions, or ["run_all"]. */
   actions: readonly string[];
   /** Runs one action's command (runtimes.ts's executeAction). */
@@ -74,6 +80,10 @@ export interface RunOptions {
   reporter?: (event: RunEvent) => void;
   /** The request's id (default: random); job ids are derived from it and the action's name. */
   requestId?: string;
+  /** Who asked for the run, for the manifest (default: the operating system's user). */
+  user?: string;
+  /** The repository to record in the manifest (default: asked of git when commit is not given). */
+  repo?: string | null;
   /** The commit to record; by default asked of git (null outside a repository). */
   commit?: string | null;
   /** Extra environment per action (locally none); its values are redacted from logs. */
@@ -238,8 +248,9 @@ class Run {
   private readonly commit: string | null;
   private readonly state: RunState;
   private readonly manifest: Manifest;
-  private readonly user = currentUser();
+  private readonly user: string;
   private readonly outcomes = new Map<string, ActionOutcome>();
+  private readonly codeDir: string;
   private study!: StudyFiles;
 
   constructor(
@@ -254,8 +265,10 @@ class Run {
     this.report = options.reporter ?? (() => {});
     this.requestId = options.requestId ?? randomBytes(8).toString("hex");
     this.level4Dir = path.resolve(options.level4Dir ?? path.join(metadataDir, "level4"));
+    this.codeDir = options.codeDir === undefined ? projectDir : fs.realpathSync(path.resolve(options.codeDir));
     this.commit = options.commit !== undefined ? options.commit : gitCommit(projectDir);
-    const repo = options.commit !== undefined ? null : gitRepo(projectDir);
+    const repo = options.repo !== undefined ? options.repo : options.commit !== undefined ? null : gitRepo(projectDir);
+    this.user = options.user ?? currentUser();
     this.state = readState(metadataDir, (message) => this.report({ type: "warning", message }));
     this.manifest = readManifest(metadataDir, path.basename(projectDir), repo);
   }
@@ -406,10 +419,40 @@ class Run {
 
   // ---- the study's files
 
+  /**
+   * The study's code (files that match no output pattern) and the outputs
+   * already in the project folder. With a separate codeDir, a file there that
+   * matches an output pattern is not code (an action sees only the outputs of
+   * its needs), and a file in the project folder that matches none is not an
+   * output; and, as in the project folder, a metadata/ folder is never code.
+   */
   private async listStudy(): Promise<StudyFiles> {
     const patterns = outputPatterns(this.project);
     const study: StudyFiles = { code: [], outputs: new Map(), notes: [] };
-    const skip = new Set([this.metadataDir, this.level4Dir, path.resolve(this.options.tmpDir ?? os.tmpdir())]);
+    const owner = (r: string) => patterns.find((p) => matchesPattern(p.pattern, r));
+    const addOutput = (r: string, action: string) => study.outputs.set(action, [...(study.outputs.get(action) ?? []), r]);
+    const tmp = path.resolve(this.options.tmpDir ?? os.tmpdir());
+    if (this.codeDir === this.projectDir) {
+      await this.walkStudy(this.projectDir, [this.metadataDir, this.level4Dir, tmp], study.notes, (r) => {
+        const o = owner(r);
+        if (o === undefined) study.code.push(r);
+        else addOutput(r, o.action);
+      });
+      return study;
+    }
+    await this.walkStudy(this.codeDir, [path.join(this.codeDir, METADATA_DIR), this.level4Dir, tmp], study.notes, (r) => {
+      if (owner(r) === undefined) study.code.push(r);
+    });
+    await this.walkStudy(this.projectDir, [this.metadataDir, this.level4Dir, tmp], [], (r) => {
+      const o = owner(r);
+      if (o !== undefined) addOutput(r, o.action);
+    });
+    return study;
+  }
+
+  /** Calls `visit` with each file under `root` (relative, with /), in order; links are followed only to files inside `root`. */
+  private async walkStudy(root: string, skipped: readonly string[], notes: string[], visit: (rel: string) => void): Promise<void> {
+    const skip = new Set(skipped);
     const walk = async (dir: string, rel: string): Promise<void> => {
       const entries = await fsp.readdir(dir, { withFileTypes: true });
       entries.sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -422,23 +465,17 @@ class Run {
           // A link is followed only to a file inside the study: the action is to see the study, not the machine.
           const target = await fsp.realpath(full).catch(() => undefined);
           const stat = target === undefined ? undefined : await fsp.stat(target).catch(() => undefined);
-          if (target === undefined || stat === undefined || !stat.isFile() || !target.startsWith(this.projectDir + path.sep)) {
-            study.notes.push(`${r} is a symbolic link to something other than a file in the study, so actions do not see it`);
+          if (target === undefined || stat === undefined || !stat.isFile() || !target.startsWith(root + path.sep)) {
+            notes.push(`${r} is a symbolic link to something other than a file in the study, so actions do not see it`);
             continue;
           }
           isFile = true;
         }
-        if (e.isDirectory()) {
-          await walk(full, r);
-        } else if (isFile) {
-          const owner = patterns.find((p) => matchesPattern(p.pattern, r));
-          if (owner === undefined) study.code.push(r);
-          else study.outputs.set(owner.action, [...(study.outputs.get(owner.action) ?? []), r]);
-        }
+        if (e.isDirectory()) await walk(full, r);
+        else if (isFile) visit(r);
       }
     };
-    await walk(this.projectDir, "");
-    return study;
+    await walk(root, "");
   }
 
   // ---- one action
@@ -614,7 +651,7 @@ class Run {
       }
       await fsp.copyFile(from, to, fs.constants.COPYFILE_FICLONE);
     };
-    for (const rel of this.study.code) await copy(path.join(this.projectDir, ...rel.split("/")), rel);
+    for (const rel of this.study.code) await copy(path.join(this.codeDir, ...rel.split("/")), rel);
     for (const note of this.study.notes) log.note(`enclave: ${note}`);
     for (const need of action.needs) {
       const needRecord = this.state.actions[need];

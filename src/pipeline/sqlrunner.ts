@@ -1,10 +1,18 @@
 // sqlrunner:v1: a SQL file run against the database, its rows written as CSV.
 // It is a database action: in the backend the platform gives it the database in
 // DATABASE_URL (sqlite://, duckdb:// or postgresql://, as generate-dataset takes
-// it). On a researcher's machine there is no database; `--dummy-tables DIR`
-// runs the query over the table files in DIR instead (`<table>.csv`, `.csv.gz`
-// or `.parquet`, each a view of that name in an in-memory DuckDB), and is
-// ignored where DATABASE_URL is set, so that one project.yaml serves both.
+// it) and the project's scope in ENCLAVE_PERMISSIONS. On a researcher's machine
+// there is no database; `--dummy-tables DIR` runs the query over the table files
+// in DIR instead (`<table>.csv`, `.csv.gz` or `.parquet`, each a view of that
+// name in an in-memory DuckDB), and is ignored where DATABASE_URL is set, so
+// that one project.yaml serves both.
+//
+// The query never sees a patient the scope leaves out, and the SQL is not
+// inspected for that: it runs in a session that cannot see them (see
+// engines/sql/restricted.ts). DuckDB: an in-memory copy of the allowed rows,
+// with the file out of reach. PostgreSQL: DATABASE_URL must connect as the
+// restricted role for the scope, which is checked. SQLite cannot be
+// restricted, so it is refused unless the scope hides nothing.
 //
 // The file holds one query (SELECT or WITH ...; a trailing semicolon is fine).
 // It runs as the body of a temporary view, which gives the output its column
@@ -18,10 +26,35 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { once } from "node:events";
-import { DuckdbConnection, type SqlConnection } from "../engines/sql/index.js";
+import {
+  DsnError,
+  DuckdbConnection,
+  PostgresConnection,
+  PermissionError,
+  RestrictedSessionError,
+  type BackendScope,
+  type ParsedDsn,
+  type SqlConnection,
+  checkSqliteSession,
+  openRestrictedDuckdb,
+  parseDsn,
+  restrictPostgresSession,
+  restrictedDsn,
+  scopeFromEnvironment,
+  scrub,
+} from "../engines/sql/index.js";
 import { csvLine } from "../engines/files/index.js";
-import { parseDsn, scrub } from "../cli/data-source.js";
-import { UsageError, UserError } from "../cli/errors.js";
+import { tppTables } from "../language/tables/tpp.js";
+
+/** Something wrong with the query, its files or the database: exit code 1. */
+class SqlrunnerError extends Error {
+  override name = "SqlrunnerError";
+}
+
+/** The command line itself is wrong: exit code 2, with the usage. */
+class SqlrunnerUsageError extends SqlrunnerError {
+  override name = "SqlrunnerUsageError";
+}
 
 const VIEW = "enclave_sqlrunner";
 const TABLE_FILE = /^([A-Za-z_][A-Za-z0-9_]*)\.(csv|csv\.gz|parquet)$/;
@@ -32,12 +65,12 @@ const USAGE = "usage: sqlrunner:v1 QUERY.sql --output FILE.csv [--dummy-tables D
 export async function runSqlrunner(argv: readonly string[], env: NodeJS.ProcessEnv, stderr: (text: string) => void = (t) => process.stderr.write(t)): Promise<number> {
   const dsn = env.DATABASE_URL || undefined;
   try {
-    await sqlrunner(argv, dsn);
+    await sqlrunner(argv, dsn, env);
     return 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     stderr(`error: ${dsn === undefined ? message : scrub(message, dsn)}\n`);
-    if (e instanceof UsageError) {
+    if (e instanceof SqlrunnerUsageError) {
       stderr(`${USAGE}\n`);
       return 2;
     }
@@ -45,37 +78,39 @@ export async function runSqlrunner(argv: readonly string[], env: NodeJS.ProcessE
   }
 }
 
-async function sqlrunner(argv: readonly string[], dsn: string | undefined): Promise<void> {
+async function sqlrunner(argv: readonly string[], dsn: string | undefined, env: NodeJS.ProcessEnv): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { output: { type: "string" }, "dummy-tables": { type: "string" } } });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new SqlrunnerUsageError((e as Error).message);
   }
   const [queryFile, ...extra] = parsed.positionals;
   const output = parsed.values.output;
   const dummyTables = parsed.values["dummy-tables"];
-  if (queryFile === undefined) throw new UsageError("give the SQL file to run");
-  if (extra.length > 0) throw new UsageError(`one SQL file only (also given: ${extra.join(" ")})`);
-  if (output === undefined) throw new UsageError("--output is required: the CSV file to write");
-  if (!output.endsWith(".csv")) throw new UsageError(`--output ${output}: sqlrunner writes CSV, so the file must end in .csv`);
+  if (queryFile === undefined) throw new SqlrunnerUsageError("give the SQL file to run");
+  if (extra.length > 0) throw new SqlrunnerUsageError(`one SQL file only (also given: ${extra.join(" ")})`);
+  if (output === undefined) throw new SqlrunnerUsageError("--output is required: the CSV file to write");
+  if (!output.endsWith(".csv")) throw new SqlrunnerUsageError(`--output ${output}: sqlrunner writes CSV, so the file must end in .csv`);
 
   let sql: string;
   try {
     sql = fs.readFileSync(queryFile, "utf8");
   } catch {
-    throw new UserError(`${queryFile}: no such file`);
+    throw new SqlrunnerError(`${queryFile}: no such file`);
   }
   // A trailing semicolon would end the view's body early.
   sql = sql.replace(/[\s;]+$/, "");
-  if (sql.trim() === "") throw new UserError(`${queryFile} holds no query`);
+  if (sql.trim() === "") throw new SqlrunnerError(`${queryFile} holds no query`);
 
-  const conn = await open(dsn, dummyTables);
+  const conn = await open(dsn, dummyTables, env, sql);
   try {
     try {
-      await conn.exec(`CREATE TEMP VIEW ${VIEW} AS ${sql}`);
+      // On PostgreSQL the one-statement protocol: a second statement after the query would run as the restricted role (to change its password, say).
+      const create = `CREATE TEMP VIEW ${VIEW} AS ${sql}`;
+      await (conn instanceof PostgresConnection ? conn.execOne(create) : conn.exec(create));
     } catch (e) {
-      throw new UserError(`${queryFile}: the database refused the query: ${(e as Error).message}`);
+      throw new SqlrunnerError(`${queryFile}: the database refused the query: ${(e as Error).message}`);
     }
     const columns = await columnNames(conn);
     fs.mkdirSync(path.dirname(path.resolve(output)), { recursive: true });
@@ -89,7 +124,7 @@ async function sqlrunner(argv: readonly string[], dsn: string | undefined): Prom
         await write(batch.map((row) => csvLine(row.map(cell))).join(""));
       }
     } catch (e) {
-      throw new UserError(`${queryFile}: the query failed: ${(e as Error).message}`);
+      throw new SqlrunnerError(`${queryFile}: the query failed: ${(e as Error).message}`);
     } finally {
       out.end();
       await once(out, "close");
@@ -99,10 +134,10 @@ async function sqlrunner(argv: readonly string[], dsn: string | undefined): Prom
   }
 }
 
-async function open(dsn: string | undefined, dummyTables: string | undefined): Promise<SqlConnection> {
-  if (dsn !== undefined) return parseDsn(dsn).connect(true);
+async function open(dsn: string | undefined, dummyTables: string | undefined, env: NodeJS.ProcessEnv, sql: string): Promise<SqlConnection> {
+  if (dsn !== undefined) return openBackend(dsn, env, sql);
   if (dummyTables === undefined) {
-    throw new UserError(
+    throw new SqlrunnerError(
       "sqlrunner runs against the backend's database, and there is none here (no DATABASE_URL); to try the query on your machine, add --dummy-tables DIR with a <table>.csv (or .csv.gz, .parquet) per table it reads",
     );
   }
@@ -110,7 +145,7 @@ async function open(dsn: string | undefined, dummyTables: string | undefined): P
   try {
     files = fs.readdirSync(dummyTables).sort();
   } catch {
-    throw new UserError(`--dummy-tables ${dummyTables}: no such folder`);
+    throw new SqlrunnerError(`--dummy-tables ${dummyTables}: no such folder`);
   }
   const conn = await DuckdbConnection.open();
   try {
@@ -124,9 +159,49 @@ async function open(dsn: string | undefined, dummyTables: string | undefined): P
     }
   } catch (e) {
     await conn.close();
-    throw new UserError(`--dummy-tables ${dummyTables}: ${(e as Error).message}`);
+    throw new SqlrunnerError(`--dummy-tables ${dummyTables}: ${(e as Error).message}`);
   }
   return conn;
+}
+
+// Restricted datasets: a table that needs a permission is left out of the session without it.
+const RESTRICTED_TABLES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.values(tppTables).flatMap((t) => (t.requiredPermission ? [[t.name, t.requiredPermission]] : [])),
+);
+
+/** The backend in a session restricted to the scope's patients; refuses where it cannot be. */
+async function openBackend(dsn: string, env: NodeJS.ProcessEnv, sql: string): Promise<SqlConnection> {
+  let scope: BackendScope;
+  try {
+    scope = scopeFromEnvironment(env);
+  } catch (e) {
+    if (e instanceof PermissionError) throw new SqlrunnerError(e.message);
+    throw e;
+  }
+  let db: ParsedDsn;
+  try {
+    db = parseDsn(dsn);
+  } catch (e) {
+    // The platform sets DATABASE_URL, not the command line: never a usage error.
+    if (e instanceof DsnError) throw new SqlrunnerError(`DATABASE_URL: ${e.message}`);
+    throw e;
+  }
+  const options = { restrictedTables: RESTRICTED_TABLES };
+  try {
+    if (db.engine === "duckdb") return await openRestrictedDuckdb(db.file!, scope, { ...options, query: sql });
+    const conn = await db.connect(true);
+    try {
+      if (db.engine === "sqlite") await checkSqliteSession(conn, scope, options);
+      else await restrictPostgresSession(conn, scope);
+    } catch (e) {
+      await conn.close();
+      throw e;
+    }
+    return conn;
+  } catch (e) {
+    if (e instanceof RestrictedSessionError || e instanceof DsnError) throw new SqlrunnerError(e.message);
+    throw new SqlrunnerError(`could not open a restricted session on the ${db.where}: ${(e as Error).message}`);
+  }
 }
 
 async function columnNames(conn: SqlConnection): Promise<string[]> {
@@ -153,4 +228,17 @@ function cell(v: unknown): string {
   if (typeof v === "object" && v.toString === Object.prototype.toString) return JSON.stringify(v);
   // Numbers, bigints, strings, and DuckDB's value classes (decimals, timestamps), which print as SQL does.
   return String(v);
+}
+
+/**
+ * The DATABASE_URL to give a sqlrunner action, for the agent. DuckDB and
+ * SQLite: the backend's own DSN (the runner restricts its session itself).
+ * PostgreSQL: `restricted`, the DSN of the role for scope [] as
+ * `enclave admin prepare-sqlrunner` prints it, with its user name changed to
+ * the role for this scope (the four roles share the password). Without it the
+ * backend's DSN is passed on, and the runner refuses it: it is not restricted.
+ */
+export function sqlrunnerDatabaseUrl(database: string, scope: BackendScope, restricted?: string): string {
+  if (!/^postgres(ql)?:\/\//i.test(database) || restricted === undefined) return database;
+  return restrictedDsn(restricted, scope, decodeURIComponent(new URL(restricted).username));
 }

@@ -5,7 +5,7 @@
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadDefinition } from "../../src/cli/load-definition.js";
+import { loadDefinition } from "../../src/pipeline/definitions.js";
 import { datasetFromJson } from "../../src/querymodel/index.js";
 import { DEFINITION, enclave, ensureBuilt, removeStudies, study } from "./helpers.js";
 import { sandboxAvailable } from "../../src/pipeline/index.js";

@@ -9,7 +9,7 @@ import { datasetColumns } from "../../src/engines/types.js";
 import { MemoryEngine } from "../../src/engines/memory/index.js";
 import { RowsTableReader } from "../../src/engines/files/index.js";
 import { DummyDataError, type GeneratedTables, generateDummyDataset, generateDummyTables, generateTablesFor } from "../../src/dummydata/index.js";
-import { loadDefinition } from "../../src/cli/load-definition.js";
+import { loadDefinition } from "../../src/pipeline/definitions.js";
 import { ROOT, ensureBuilt } from "../cli/helpers.js";
 
 type Built = { toQueryModel(): Dataset };

@@ -3,7 +3,7 @@
 // end), the role matrix of `can`, and `enclave admin` writing the audit log.
 
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
@@ -13,7 +13,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/index.js";
 import { MIGRATIONS } from "../../src/jobserver/migrations.js";
 import { hashPassword, hashToken, verifyPassword } from "../../src/jobserver/passwords.js";
-import { type Permission, type Principal, type Role, GLOBAL_ROLES, PERMISSIONS, PROJECT_ROLES, ROLES, Store, StoreError, can } from "../../src/jobserver/store.js";
+import {
+  type JobReport,
+  type JobRequest,
+  type NewJobRequest,
+  type Permission,
+  type Principal,
+  type Role,
+  GLOBAL_ROLES,
+  PERMISSIONS,
+  PROJECT_ROLES,
+  ROLES,
+  Store,
+  StoreError,
+  can,
+} from "../../src/jobserver/store.js";
+import { jobIdFor } from "../../src/pipeline/runner.js";
 import { BIN, ensureBuilt } from "../cli/helpers.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "enclave-jobserver-")));
@@ -44,9 +59,9 @@ if (PG_URL) {
 }
 
 describe.each(engines)("store on %s", (_name, fresh) => {
-  async function withStore<T>(fn: (s: Store, where: { target: string; schema?: string }) => Promise<T>): Promise<T> {
+  async function withStore<T>(fn: (s: Store, where: { target: string; schema?: string }) => Promise<T>, options: { clock?: () => Date } = {}): Promise<T> {
     const where = fresh();
-    const store = await Store.open(where.target, { schema: where.schema });
+    const store = await Store.open(where.target, { schema: where.schema, ...options });
     try {
       return await fn(store, where);
     } finally {
@@ -108,7 +123,7 @@ describe.each(engines)("store on %s", (_name, fresh) => {
   it("refuses duplicates and unknown references with clear errors", async () => {
     await withStore(async (store) => {
       await store.createUser({ username: "alice", password: "x" });
-      await expect(store.createUser({ username: "alice", password: "y" })).rejects.toThrow(new StoreError("a user named alice already exists"));
+      await expect(store.createUser({ username: "alice", password: "y" })).rejects.toThrow(new StoreError("a user named alice already exists", "conflict"));
       await store.createOrg("Uni");
       await expect(store.createOrg("Uni")).rejects.toThrow("an org named Uni already exists");
       await expect(store.createProject({ number: 1, name: "P", org: "Nope" })).rejects.toThrow("there is no org named Nope");
@@ -171,6 +186,432 @@ describe.each(engines)("store on %s", (_name, fresh) => {
       expect(await check("job.run")).toBe(true);
     });
   });
+
+  // --- workspaces, roles, sessions and login failures ------------------------------
+
+  it("reads workspaces, and takes roles away", async () => {
+    await withStore(async (store) => {
+      await store.createUser({ username: "alice", password: "x" });
+      await store.createOrg("Uni");
+      await store.createProject({ number: 1, name: "One", org: "Uni" });
+      await store.createProject({ number: 2, name: "Two", org: "Uni" });
+      const b = await store.createWorkspace({ project: 1, name: "b-main", repo: "/srv/git/b", branch: "main" });
+      await store.createWorkspace({ project: 2, name: "a-main", repo: "https://example.org/a.git", branch: "trunk" });
+      expect(await store.getWorkspace("b-main")).toEqual(b);
+      expect(await store.getWorkspace("nope")).toBeUndefined();
+      expect((await store.listWorkspaces()).map((w) => [w.name, w.project])).toEqual([
+        ["a-main", 2],
+        ["b-main", 1],
+      ]);
+      expect((await store.listWorkspaces(1)).map((w) => w.name)).toEqual(["b-main"]);
+      await expect(store.listWorkspaces(9)).rejects.toThrow("there is no project 9");
+
+      await store.grantGlobalRole("alice", "OutputChecker");
+      await store.grantGlobalRole("alice", "TechSupport");
+      await store.revokeGlobalRole("alice", "OutputChecker");
+      await store.revokeGlobalRole("alice", "OutputChecker");
+      expect((await store.principal("alice")).globalRoles).toEqual(["TechSupport"]);
+      await expect(store.revokeGlobalRole("alice", "Boss" as never)).rejects.toThrow('unknown role "Boss"');
+      await expect(store.revokeGlobalRole("zed", "TechSupport")).rejects.toThrow("there is no user named zed");
+
+      await store.addMember(1, "alice", ["ProjectDeveloper", "ProjectCollaborator"]);
+      expect(await store.removeMemberRoles(1, "alice", ["ProjectDeveloper"])).toEqual({ username: "alice", project: 1, roles: ["ProjectCollaborator"] });
+      expect(await store.removeMemberRoles(1, "alice", ["ProjectCollaborator"])).toEqual({ username: "alice", project: 1, roles: [] });
+      expect(await store.listMembers(1)).toEqual([{ username: "alice", project: 1, roles: [] }]);
+      await expect(store.removeMemberRoles(2, "alice", ["ProjectDeveloper"])).rejects.toThrow("alice is not a member of project 2");
+      await expect(store.removeMemberRoles(1, "alice", ["Researcher" as never])).rejects.toThrow('unknown role "Researcher"');
+    });
+  });
+
+  it("keeps sessions hashed, until they expire or are deleted", async () => {
+    let now = new Date("2026-03-01T10:00:00.000Z");
+    await withStore(
+      async (store) => {
+        const alice = await store.createUser({ username: "alice", password: "x" });
+        const s = await store.createSession("alice", 3600);
+        expect(s.expires).toBe("2026-03-01T11:00:00.000Z");
+        expect(Buffer.from(s.token, "base64url")).toHaveLength(32);
+        expect(s.csrf).not.toBe(s.token);
+        expect(await store.session(s.token)).toEqual({ user: alice, csrf: s.csrf, expires: s.expires });
+        expect(await store.session(s.token + "x")).toBeUndefined();
+        const other = await store.createSession("alice", 60);
+        expect(other.token).not.toBe(s.token);
+
+        now = new Date("2026-03-01T10:59:59.000Z");
+        expect(await store.session(s.token)).toBeDefined();
+        expect(await store.session(other.token)).toBeUndefined();
+        now = new Date("2026-03-01T11:00:00.000Z");
+        expect(await store.session(s.token)).toBeUndefined();
+
+        const third = await store.createSession("alice", 60);
+        await store.deleteSession(third.token);
+        expect(await store.session(third.token)).toBeUndefined();
+        await expect(store.createSession("zed", 60)).rejects.toThrow("there is no user named zed");
+        await expect(store.createSession("alice", 0)).rejects.toThrow("a session lasts a positive number of seconds");
+      },
+      { clock: () => now },
+    );
+  });
+
+  it("counts login failures in a window, per key", async () => {
+    let now = new Date("2026-03-01T10:00:00.000Z");
+    await withStore(
+      async (store) => {
+        const since = () => new Date(now.getTime() - 15 * 60_000).toISOString();
+        expect(await store.recordLoginFailure("alice", since())).toBe(1);
+        expect(await store.recordLoginFailure("alice", since())).toBe(2);
+        expect(await store.recordLoginFailure("10.0.0.1", since())).toBe(1);
+        expect(await store.loginFailures("alice", since())).toBe(2);
+        now = new Date("2026-03-01T10:10:00.000Z");
+        expect(await store.recordLoginFailure("alice", since())).toBe(3);
+        now = new Date("2026-03-01T10:20:00.000Z");
+        // The first two are more than 15 minutes old.
+        expect(await store.loginFailures("alice", since())).toBe(1);
+        await store.clearLoginFailures("alice");
+        expect(await store.loginFailures("alice", since())).toBe(0);
+        expect(await store.loginFailures("nobody", since())).toBe(0);
+      },
+      { clock: () => now },
+    );
+  });
+
+  // --- job requests and jobs ---------------------------------------------------------
+
+  const COMMIT = "0123456789abcdef0123456789abcdef01234567";
+
+  /** Users, a project with workspaces ws1..wsN, and the backends tpp and emis. */
+  async function world(store: Store, workspaces = 2): Promise<void> {
+    await store.createUser({ username: "alice", password: "x" });
+    await store.createOrg("Uni");
+    await store.createProject({ number: 12, name: "Covid", org: "Uni" });
+    await store.createProject({ number: 13, name: "Flu", org: "Uni" });
+    for (let i = 1; i <= workspaces; i += 1) await store.createWorkspace({ project: i % 2 === 1 ? 12 : 13, name: `ws${i}`, repo: "/srv/git/x", branch: "main" });
+    await store.createBackend("tpp");
+    await store.createBackend("emis");
+  }
+
+  const request = (store: Store, workspace = "ws1", more: Partial<NewJobRequest> = {}) =>
+    store.createJobRequest({ workspace, backend: "tpp", commit: COMMIT, actions: ["run_all"], force: false, requester: "alice", ...more });
+
+  const job = (requestId: string, action: string, more: Partial<JobReport> = {}): JobReport => ({
+    identifier: jobIdFor(requestId, action),
+    action,
+    runCommand: `enclave:v1 generate-dataset analysis/${action}.ts --output output/${action}.csv`,
+    status: "pending",
+    statusCode: "created",
+    statusMessage: "",
+    started: null,
+    finished: null,
+    exitCode: null,
+    ...more,
+  });
+
+  it("stores a request pending, with a deterministic identifier, and refuses bad ones", async () => {
+    let now = new Date("2026-03-01T10:00:00.000Z");
+    await withStore(
+      async (store) => {
+        await world(store);
+        const r = await request(store, "ws1", { actions: ["a", "b"], force: true });
+        const id = (await store.listJobRequests({}, { limit: 1 }))[0]!;
+        expect(r).toEqual(id);
+        expect(r).toEqual({
+          identifier: createHash("sha256").update("tpp\nws1\n1").digest("hex").slice(0, 16),
+          workspace: "ws1",
+          project: 12,
+          projectName: "Covid",
+          backend: "tpp",
+          commit: COMMIT,
+          actions: ["a", "b"],
+          force: true,
+          requester: "alice",
+          created: "2026-03-01T10:00:00.000Z",
+          status: "pending",
+          message: "",
+          claimedBy: null,
+          claimedAt: null,
+          cancelRequested: false,
+          started: null,
+          finished: null,
+          jobsDone: 0,
+          jobsTotal: 0,
+        } satisfies JobRequest);
+        expect(await store.getJobRequest(r.identifier)).toEqual(r);
+        expect(await store.getJobRequest("0000000000000000")).toBeUndefined();
+        now = new Date("2026-03-01T10:01:00.000Z");
+        const second = await request(store, "ws1");
+        expect(second.identifier).not.toBe(r.identifier);
+        expect(second.identifier).toMatch(/^[0-9a-f]{16}$/);
+
+        await expect(request(store, "nope")).rejects.toThrow(new StoreError("there is no workspace named nope", "not_found"));
+        await expect(request(store, "ws1", { backend: "barts" })).rejects.toThrow("there is no backend named barts");
+        await expect(request(store, "ws1", { requester: "zed" })).rejects.toThrow("there is no user named zed");
+        await expect(request(store, "ws1", { commit: "abc123" })).rejects.toThrow('a job request names a full commit (40 lower-case hex digits), not "abc123"');
+        await expect(request(store, "ws1", { actions: [] })).rejects.toThrow("a job request names at least one action");
+        await store.setWorkspaceArchived("ws1", true);
+        await expect(request(store, "ws1")).rejects.toThrow("workspace ws1 is archived: it takes no new job requests");
+        expect(await store.countJobRequests({})).toBe(2);
+      },
+      { clock: () => now },
+    );
+  });
+
+  it("lists requests newest first, filtered and paged, with their jobs counted", async () => {
+    await withStore(async (store) => {
+      await world(store, 3);
+      await store.createUser({ username: "bob", password: "x" });
+      const made: JobRequest[] = [];
+      for (let i = 0; i < 7; i += 1) made.push(await request(store, `ws${(i % 3) + 1}`, { requester: i === 6 ? "bob" : "alice", backend: i === 5 ? "emis" : "tpp" }));
+      const ids = (rs: JobRequest[]) => rs.map((r) => r.identifier);
+      const newest = [...made].reverse();
+      expect(ids(await store.listJobRequests({}, { limit: 100 }))).toEqual(ids(newest));
+      const first = await store.listJobRequests({}, { limit: 3 });
+      expect(ids(first)).toEqual(ids(newest.slice(0, 3)));
+      expect(ids(await store.listJobRequests({}, { limit: 3, before: first[2]!.identifier }))).toEqual(ids(newest.slice(3, 6)));
+      expect(ids(await store.listJobRequests({ workspace: "ws1" }, { limit: 100 }))).toEqual(ids([made[6]!, made[3]!, made[0]!]));
+      // ws1 and ws3 are project 12's.
+      expect(ids(await store.listJobRequests({ project: 12 }, { limit: 100 }))).toEqual(ids(newest.filter((r) => r.workspace !== "ws2")));
+      expect(ids(await store.listJobRequests({ backend: "emis" }, { limit: 100 }))).toEqual([made[5]!.identifier]);
+      expect(ids(await store.listJobRequests({ requester: "bob" }, { limit: 100 }))).toEqual([made[6]!.identifier]);
+      expect(ids(await store.listJobRequests({ workspace: "nope" }, { limit: 100 }))).toEqual([]);
+      expect(await store.countJobRequests({ project: 12 })).toBe(5);
+      expect(await store.countJobRequests({ project: 12, requester: "alice" })).toBe(4);
+
+      const claimed = (await store.claimJobRequest("tpp", "a1"))!;
+      expect(claimed.identifier).toBe(made[0]!.identifier);
+      expect(ids(await store.listJobRequests({ status: "running" }, { limit: 100 }))).toEqual([claimed.identifier]);
+      expect(await store.countJobRequests({ status: "pending" })).toBe(6);
+      await store.reportJobs(claimed.identifier, "tpp", "a1", [
+        job(claimed.identifier, "one", { status: "succeeded", statusCode: "succeeded", started: "2026-03-01T10:00:05.000Z", finished: "2026-03-01T10:00:09.000Z", exitCode: 0 }),
+        job(claimed.identifier, "two", { status: "failed", statusCode: "nonzero_exit", started: "2026-03-01T10:00:02.000Z", finished: "2026-03-01T10:00:03.000Z", exitCode: 1 }),
+        job(claimed.identifier, "three", { status: "running", statusCode: "executing", started: "2026-03-01T10:00:04.000Z" }),
+        job(claimed.identifier, "four"),
+      ]);
+      const listed = (await store.listJobRequests({ workspace: "ws1" }, { limit: 100 })).find((r) => r.identifier === claimed.identifier)!;
+      expect(listed).toMatchObject({ jobsDone: 2, jobsTotal: 4, started: "2026-03-01T10:00:02.000Z", status: "running", claimedBy: "a1" });
+      expect(await store.getJobRequest(claimed.identifier)).toEqual(listed);
+
+      await expect(store.listJobRequests({}, { limit: 0 })).rejects.toThrow("a page holds 1 to 1000 job requests, not 0");
+      await expect(store.listJobRequests({}, { limit: 10, before: "ffffffffffffffff" })).rejects.toThrow("there is no job request ffffffffffffffff to page on from");
+      await expect(store.listJobRequests({ status: "done" as never }, { limit: 10 })).rejects.toThrow('unknown status "done"');
+    });
+  });
+
+  it("runs a request through its states: claimed, jobs reported, finished; and refuses agents that do not hold it", async () => {
+    let now = new Date("2026-03-01T10:00:00.000Z");
+    await withStore(
+      async (store) => {
+        await world(store);
+        const r = await request(store);
+        await expect(store.reportJobs(r.identifier, "tpp", "a1", [])).rejects.toThrow(`job request ${r.identifier} has not been claimed`);
+        expect(await store.claimJobRequest("emis", "e1")).toBeUndefined();
+        now = new Date("2026-03-01T10:00:01.000Z");
+        const claimed = (await store.claimJobRequest("tpp", "a1"))!;
+        expect(claimed).toMatchObject({ identifier: r.identifier, status: "running", claimedBy: "a1", claimedAt: "2026-03-01T10:00:01.000Z" });
+        expect(await store.claimJobRequest("tpp", "a2")).toBeUndefined();
+
+        const dataset = job(r.identifier, "generate_dataset", { status: "running", statusCode: "executing", started: "2026-03-01T10:00:02.000Z" });
+        const report = job(r.identifier, "report", { statusCode: "waiting_on_dependencies" });
+        expect(await store.reportJobs(r.identifier, "tpp", "a1", [dataset, report])).toEqual({ cancelRequested: false });
+        now = new Date("2026-03-01T10:00:05.000Z");
+        await store.reportJobs(r.identifier, "tpp", "a1", [{ ...dataset, status: "succeeded", statusCode: "succeeded", finished: "2026-03-01T10:00:04.000Z", exitCode: 0, cpuSeconds: 1.5, memoryBytes: 1024 }]);
+        expect(await store.listJobs(r.identifier)).toEqual([
+          {
+            identifier: dataset.identifier,
+            jobRequest: r.identifier,
+            action: "generate_dataset",
+            runCommand: dataset.runCommand,
+            status: "succeeded",
+            statusCode: "succeeded",
+            statusMessage: "",
+            created: "2026-03-01T10:00:01.000Z",
+            started: "2026-03-01T10:00:02.000Z",
+            finished: "2026-03-01T10:00:04.000Z",
+            exitCode: 0,
+            cpuSeconds: 1.5,
+            memoryBytes: 1024,
+          },
+          expect.objectContaining({ identifier: report.identifier, action: "report", status: "pending", cpuSeconds: null, memoryBytes: null }),
+        ]);
+        expect((await store.getJob(dataset.identifier))?.status).toBe("succeeded");
+        expect(await store.getJob("ffffffffffffffff")).toBeUndefined();
+        expect(await store.listJobs("ffffffffffffffff")).toEqual([]);
+
+        await expect(store.reportJobs(r.identifier, "tpp", "a2", [])).rejects.toThrow(new StoreError(`job request ${r.identifier} is held by agent a1, not a2`, "conflict"));
+        await expect(store.reportJobs(r.identifier, "emis", "a1", [])).rejects.toThrow(`there is no job request ${r.identifier} for backend emis`);
+        await expect(store.reportJobs(r.identifier, "tpp", "a1", [{ ...report, identifier: "xyz" }])).rejects.toThrow('job "xyz": a job identifier is 16 lower-case hex digits');
+        await expect(store.reportJobs(r.identifier, "tpp", "a1", [{ ...report, status: "done" as never }])).rejects.toThrow('unknown status "done"');
+        await expect(store.finishJobRequest(r.identifier, "tpp", "a1", { status: "succeeded", message: "" })).rejects.toThrow(`job request ${r.identifier} cannot finish as succeeded: the jobs of report have not finished`);
+        const other = await request(store, "ws2");
+        const otherClaim = (await store.claimJobRequest("tpp", "a2"))!;
+        expect(otherClaim.identifier).toBe(other.identifier);
+        await expect(store.reportJobs(other.identifier, "tpp", "a2", [{ ...report }])).rejects.toThrow(`job ${report.identifier} belongs to another job request than ${other.identifier}`);
+
+        now = new Date("2026-03-01T10:00:09.000Z");
+        const done = await store.finishJobRequest(r.identifier, "tpp", "a1", { status: "failed", message: "the agent could not plan the rest" });
+        expect(done).toMatchObject({ status: "failed", message: "the agent could not plan the rest", finished: "2026-03-01T10:00:09.000Z", jobsDone: 2, jobsTotal: 2, started: "2026-03-01T10:00:02.000Z" });
+        expect(await store.getJob(report.identifier)).toMatchObject({ status: "failed", statusCode: "internal_error", statusMessage: "the agent could not plan the rest", finished: "2026-03-01T10:00:09.000Z" });
+        // The job that had finished keeps its own outcome.
+        expect((await store.getJob(dataset.identifier))?.statusCode).toBe("succeeded");
+        await expect(store.reportJobs(r.identifier, "tpp", "a1", [])).rejects.toThrow(`job request ${r.identifier} has already finished (failed)`);
+        await expect(store.finishJobRequest(r.identifier, "tpp", "a1", { status: "succeeded", message: "" })).rejects.toThrow("has already finished (failed)");
+        await expect(store.finishJobRequest(other.identifier, "tpp", "a2", { status: "done" as never, message: "" })).rejects.toThrow("a job request finishes as succeeded, failed or cancelled");
+        expect(await store.finishJobRequest(other.identifier, "tpp", "a2", { status: "succeeded", message: "" })).toMatchObject({ status: "succeeded", jobsTotal: 0 });
+        await expect(store.claimJobRequest("tpp", "bad agent")).rejects.toThrow('"bad agent" is not an agent name');
+        await expect(store.claimJobRequest("barts", "a1")).rejects.toThrow("there is no backend named barts");
+      },
+      { clock: () => now },
+    );
+  });
+
+  it("cancels a pending request at once and asks the agent to stop a running one", async () => {
+    await withStore(async (store) => {
+      await world(store);
+      const pending = await request(store, "ws1");
+      const running = await request(store, "ws2");
+      expect((await store.claimJobRequest("tpp", "a1"))!.identifier).toBe(pending.identifier);
+      expect((await store.claimJobRequest("tpp", "a2"))!.identifier).toBe(running.identifier);
+      const queued = await request(store, "ws1");
+
+      expect(await store.cancelJobRequest(queued.identifier)).toMatchObject({ status: "cancelled", cancelRequested: true, message: "cancelled before it started" });
+      expect((await store.cancelJobRequest(queued.identifier)).status).toBe("cancelled");
+      // A cancelled request is never claimed.
+      expect(await store.claimJobRequest("tpp", "a3")).toBeUndefined();
+      await expect(store.reportJobs(queued.identifier, "tpp", "a1", [])).rejects.toThrow(`job request ${queued.identifier} has already finished (cancelled)`);
+
+      expect(await store.cancellationsFor("tpp", [pending.identifier, running.identifier])).toEqual([]);
+      await store.reportJobs(running.identifier, "tpp", "a2", [job(running.identifier, "x", { status: "running", statusCode: "executing", started: "2026-03-01T10:00:00.000Z" }), job(running.identifier, "y")]);
+      expect(await store.cancelJobRequest(running.identifier)).toMatchObject({ status: "running", cancelRequested: true });
+      expect(await store.cancellationsFor("tpp", [pending.identifier, running.identifier, "ffffffffffffffff"])).toEqual([running.identifier]);
+      expect(await store.cancellationsFor("emis", [running.identifier])).toEqual([]);
+      expect(await store.cancellationsFor("tpp", [])).toEqual([]);
+      expect(await store.reportJobs(running.identifier, "tpp", "a2", [])).toEqual({ cancelRequested: true });
+      const cancelled = await store.finishJobRequest(running.identifier, "tpp", "a2", { status: "cancelled", message: "cancelled by alice" });
+      expect(cancelled).toMatchObject({ status: "cancelled", message: "cancelled by alice", jobsDone: 2, jobsTotal: 2 });
+      expect((await store.listJobs(running.identifier)).map((j) => [j.action, j.status, j.statusCode, j.statusMessage])).toEqual([
+        ["x", "failed", "cancelled_by_user", "cancelled by alice"],
+        ["y", "failed", "cancelled_by_user", "cancelled by alice"],
+      ]);
+      expect(await store.cancellationsFor("tpp", [running.identifier])).toEqual([]);
+      await expect(store.cancelJobRequest(running.identifier)).resolves.toMatchObject({ status: "cancelled" });
+      await store.finishJobRequest(pending.identifier, "tpp", "a1", { status: "succeeded", message: "" });
+      await expect(store.cancelJobRequest(pending.identifier)).rejects.toThrow(`job request ${pending.identifier} has already finished (succeeded): there is nothing to cancel`);
+      await expect(store.cancelJobRequest("ffffffffffffffff")).rejects.toThrow(new StoreError("there is no job request ffffffffffffffff", "not_found"));
+    });
+  });
+
+  it("fails what an agent held when it starts again, and only that", async () => {
+    await withStore(async (store) => {
+      await world(store, 3);
+      const [a, b, c] = [await request(store, "ws1"), await request(store, "ws2"), await request(store, "ws3")];
+      await store.claimJobRequest("tpp", "a1");
+      await store.claimJobRequest("tpp", "a1");
+      await store.claimJobRequest("tpp", "a2");
+      await store.reportJobs(a.identifier, "tpp", "a1", [job(a.identifier, "x", { status: "succeeded", statusCode: "succeeded", finished: "2026-03-01T10:00:00.000Z" }), job(a.identifier, "y", { status: "running" })]);
+      const message = "the agent stopped while this job ran; request it again";
+      expect(await store.recoverAgent("tpp", "a1", message)).toEqual([a.identifier, b.identifier]);
+      expect(await store.getJobRequest(a.identifier)).toMatchObject({ status: "failed", message, jobsDone: 2 });
+      expect(await store.getJobRequest(b.identifier)).toMatchObject({ status: "failed", message });
+      expect(await store.getJobRequest(c.identifier)).toMatchObject({ status: "running", claimedBy: "a2" });
+      expect((await store.listJobs(a.identifier)).map((j) => [j.action, j.status, j.statusCode])).toEqual([
+        ["x", "succeeded", "succeeded"],
+        ["y", "failed", "internal_error"],
+      ]);
+      expect(await store.recoverAgent("tpp", "a1", message)).toEqual([]);
+      expect(await store.recoverAgent("emis", "a2", message)).toEqual([]);
+    });
+  });
+
+  it("claims fairly: never two running requests of one workspace, and the workspace served least recently first", async () => {
+    let tick = 0;
+    await withStore(
+      async (store) => {
+        await world(store, 3);
+        const a1 = await request(store, "ws1");
+        const a2 = await request(store, "ws1");
+        const a3 = await request(store, "ws1");
+        const b1 = await request(store, "ws2");
+        const claim = async () => (await store.claimJobRequest("tpp", "agent"))?.identifier;
+        expect(await claim()).toBe(a1.identifier);
+        // ws1 has one running, so its older requests wait.
+        expect(await claim()).toBe(b1.identifier);
+        expect(await claim()).toBeUndefined();
+        await store.finishJobRequest(a1.identifier, "tpp", "agent", { status: "succeeded", message: "" });
+        await store.finishJobRequest(b1.identifier, "tpp", "agent", { status: "succeeded", message: "" });
+        const b2 = await request(store, "ws2");
+        const c1 = await request(store, "ws3");
+        // ws3 has never been served, so its request goes first though it is the newest; then ws1, served before ws2.
+        expect(await claim()).toBe(c1.identifier);
+        expect(await claim()).toBe(a2.identifier);
+        expect(await claim()).toBe(b2.identifier);
+        expect(await claim()).toBeUndefined();
+        expect((await store.listJobRequests({ status: "pending" }, { limit: 10 })).map((r) => r.identifier)).toEqual([a3.identifier]);
+      },
+      { clock: () => new Date(Date.UTC(2026, 2, 1, 10, 0, tick++)) },
+    );
+  });
+
+  it("gives each request to exactly one of many agents racing from several stores", async () => {
+    const where = fresh();
+    const first = await Store.open(where.target, { schema: where.schema });
+    const others = await Promise.all([1, 2, 3].map(() => Store.open(where.target, { schema: where.schema })));
+    const stores = [first, ...others];
+    try {
+      await world(first, 8);
+      const made = new Set<string>();
+      for (let i = 1; i <= 8; i += 1) made.add((await request(first, `ws${i}`)).identifier);
+      const claims = await Promise.all(Array.from({ length: 12 }, (_, i) => stores[i % 4]!.claimJobRequest("tpp", `agent${i}`)));
+      const got = claims.filter((c) => c !== undefined).map((c) => c.identifier);
+      expect(got).toHaveLength(8);
+      expect(new Set(got)).toEqual(made);
+      const holders = await Promise.all([...made].map(async (id) => (await first.getJobRequest(id))!.claimedBy));
+      // Each agent that got one holds exactly that one.
+      expect(new Set(holders).size).toBe(8);
+      expect(await first.countJobRequests({ status: "pending" })).toBe(0);
+    } finally {
+      for (const s of stores) await s.close();
+    }
+  }, 60_000);
+
+  it("lists a page of 10,000 requests quickly from the indexes", async () => {
+    await withStore(async (store) => {
+      await world(store, 4);
+      await request(store, "ws1");
+      // Bulk rows straight into the tables: 10,000 requests and three jobs for each.
+      const db = (store as unknown as { db: { all(sql: string, params?: unknown[]): Promise<unknown[]> } }).db;
+      await db.all(
+        `INSERT INTO job_requests (identifier, workspace_id, project_id, backend_id, commit_sha, requested_actions, force_run_dependencies, requester_id, created, status)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         SELECT 'bulk' || CAST(i AS TEXT), w.id, w.project_id, 1, ?, '["run_all"]', 0, 1, '2026-01-01T00:00:00.000Z', CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'succeeded' END
+         FROM n JOIN workspaces w ON w.id = (i % 4) + 1`,
+        [COMMIT],
+      );
+      await db.all(
+        `INSERT INTO jobs (job_request_id, identifier, action, status, created)
+         SELECT r.id, 'job' || CAST(r.id AS TEXT) || '-' || CAST(k.k AS TEXT), 'a', 'succeeded', r.created
+         FROM job_requests r CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) k`,
+      );
+      if (_name === "postgres") await db.all("ANALYZE");
+      expect(await store.countJobRequests({})).toBe(10_001);
+      const calls: (() => Promise<unknown>)[] = [
+        () => store.listJobRequests({}, { limit: 50 }),
+        () => store.listJobRequests({ project: 13 }, { limit: 50 }),
+        () => store.listJobRequests({ workspace: "ws3" }, { limit: 50, before: "bulk5000" }),
+        () => store.listJobRequests({ status: "failed" }, { limit: 50 }),
+        () => store.listJobRequests({ requester: "alice", backend: "tpp" }, { limit: 50 }),
+      ];
+      const page = await store.listJobRequests({ project: 13 }, { limit: 50 });
+      expect(page).toHaveLength(50);
+      expect(page.every((r) => r.project === 13 && r.jobsTotal === 3 && r.jobsDone === 3)).toBe(true);
+      const times: number[] = [];
+      for (let i = 0; i < 200; i += 1) {
+        const start = performance.now();
+        await calls[i % calls.length]!();
+        times.push(performance.now() - start);
+      }
+      times.sort((x, y) => x - y);
+      expect(times[Math.floor(times.length * 0.99)]!).toBeLessThan(100);
+    });
+  }, 120_000);
 });
 
 describe("passwords", () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ActionExecutor, ActionResult, ActionRun } from "../../src/pipeline/action.js";
 import { LEVEL4_MAX_BYTES, checkLevel4, describeFile } from "../../src/pipeline/level4.js";
 import type { ActionRecord, Manifest, RunState } from "../../src/pipeline/metadata.js";
+import { parseProject } from "../../src/pipeline/project.js";
 import { type ActionOutcome, type RunEvent, type RunOptions, RunnerError, type RunSummary, jobIdFor, runPipeline } from "../../src/pipeline/runner.js";
 import { ROOT, enclave, ensureBuilt, removeStudies, study } from "../cli/helpers.js";
 
@@ -345,6 +346,65 @@ actions:
     expect(s.ok).toBe(true);
     // first's output (a need), and not second's (fresh or stale), metadata/, node_modules/ or .git/.
     expect(seen).toEqual(["analysis/third.js", "codelists/codes.csv", "output/first.csv", "project.yaml"]);
+  });
+
+  it("with codeDir, takes the code from there and the outputs from the project folder (as the backend runs a checked-out commit)", async () => {
+    const yaml = `version: 4
+actions:
+  first:
+    run: node:v1 analysis/first.js
+    outputs:
+      highly_sensitive:
+        data: output/first.csv
+  second:
+    run: node:v1 analysis/second.js
+    needs: [first]
+    outputs:
+      moderately_sensitive:
+        seen: output/seen.json
+`;
+    const code = setup(yaml, {
+      "analysis/first.js": "// first, as committed",
+      "analysis/second.js": "// second, as committed",
+      // Committed by mistake: an output, so never code, and not first's output either.
+      "output/first.csv": "committed\n",
+      "metadata/notes.txt": "not code\n",
+    });
+    // The workspace: an earlier run's outputs and files that are not the study's code.
+    const workspace = setup("version: 4\nactions: {}\n", { "analysis/old.js": "// left over", "stray.txt": "x" });
+    const seen: Record<string, string[]> = {};
+    const listAll = (root: string, rel = ""): string[] =>
+      fs.readdirSync(path.join(root, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listAll(root, path.posix.join(rel, e.name)) : [path.posix.join(rel, e.name)]));
+    const behaviours: Record<string, Behaviour> = {
+      first: (r) => {
+        seen.first = listAll(r.workdir).sort();
+        expect(fs.readFileSync(path.join(r.workdir, "analysis/first.js"), "utf8")).toBe("// first, as committed");
+        write(r, "output/first.csv", "made\n");
+      },
+      second: (r) => {
+        seen.second = listAll(r.workdir).sort();
+        expect(fs.readFileSync(path.join(r.workdir, "output/first.csv"), "utf8")).toBe("made\n");
+        write(r, "output/seen.json", "{}");
+      },
+    };
+    const s = await run(workspace, ["run_all"], fake(behaviours), { codeDir: code, project: parseProject(yaml) });
+    expect(s.ok).toBe(true);
+    expect(seen.first).toEqual(["analysis/first.js", "analysis/second.js", "project.yaml"]);
+    expect(seen.second).toEqual(["analysis/first.js", "analysis/second.js", "output/first.csv", "project.yaml"]);
+    // Outputs and records go to the project folder; the code folder is left as it was.
+    expect(fs.readFileSync(path.join(workspace, "output/first.csv"), "utf8")).toBe("made\n");
+    expect(fs.existsSync(path.join(workspace, "metadata/level4/output/seen.json"))).toBe(true);
+    expect(fs.readFileSync(path.join(code, "output/first.csv"), "utf8")).toBe("committed\n");
+    expect(fs.existsSync(path.join(code, "metadata/manifest.json"))).toBe(false);
+
+    // A later request reuses first from the project folder, and deleting it there is noticed.
+    const calls: string[] = [];
+    const again = await run(workspace, ["second"], fake(behaviours, calls), { codeDir: code, project: parseProject(yaml) });
+    expect(calls).toEqual(["second"]);
+    expect(statuses(again)).toEqual({ first: "reused:succeeded", second: "succeeded:succeeded" });
+    fs.rmSync(path.join(workspace, "output/first.csv"));
+    const third = await run(workspace, ["second"], fake(behaviours, calls.splice(0)), { codeDir: code, project: parseProject(yaml) });
+    expect(statuses(third)).toEqual({ first: "succeeded:succeeded", second: "succeeded:succeeded" });
   });
 
   it("replaces an action's earlier outputs with those of its latest run", async () => {

@@ -413,7 +413,9 @@ describe("sqlrunner:v1", () => {
     expect(output).toContain("error: sqlrunner runs against the backend's database, and there is none here (no DATABASE_URL); to try the query on your machine, add --dummy-tables DIR");
   });
 
+  // SQLite cannot restrict a session, so this project's scope hides nothing (sqlrunner.test.ts tests the restriction).
   it("runs against the database in DATABASE_URL, read-only, ignoring --dummy-tables", { timeout: 30_000 }, async () => {
+    const everyone = JSON.stringify(["include_t1oo", "include_ndoo"]);
     const db = path.join(tmpFolder("enclave-runtimes-db-"), "backend.db");
     const made = spawnSync(
       process.execPath,
@@ -423,14 +425,14 @@ describe("sqlrunner:v1", () => {
     expect(made.status, made.stderr).toBe(0);
     const { result, output, dir } = await run("sqlrunner:v1 analysis/query.sql --dummy-tables dummy_tables --output output/by_sex.csv", {
       dir: actionFolder(tables),
-      env: { DATABASE_URL: `sqlite://${db}` },
+      env: { DATABASE_URL: `sqlite://${db}`, ENCLAVE_PERMISSIONS: everyone },
     });
     expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false });
     expect(fs.readFileSync(path.join(dir, "output/by_sex.csv"), "utf8")).toBe("sex,patients\nmale,2\n");
 
     const dropped = await run("sqlrunner:v1 analysis/drop.sql --output output/x.csv", {
       dir: actionFolder({ "analysis/drop.sql": "DROP TABLE patients" }),
-      env: { DATABASE_URL: `sqlite://${db}` },
+      env: { DATABASE_URL: `sqlite://${db}`, ENCLAVE_PERMISSIONS: everyone },
     });
     expect(dropped.result.exitCode).toBe(1);
     expect(dropped.output).toContain("the database refused the query");

@@ -19,3 +19,20 @@ export { type SqlConnection, loadTable } from "./connection.js";
 export { SqliteDialect, SqliteConnection } from "./sqlite.js";
 export { DuckdbDialect, DuckdbConnection } from "./duckdb.js";
 export { PostgresDialect, PostgresConnection } from "./postgres.js";
+export { parseDsn, scrub, DsnError, type DsnEngine, type ParsedDsn } from "./dsn.js";
+export {
+  RestrictedSessionError,
+  type RestrictionOptions,
+  type OptOutVariant,
+  optOutVariant,
+  openRestrictedDuckdb,
+  checkSqliteSession,
+  RESTRICTED_ROLE_PREFIX,
+  restrictedRoleName,
+  restrictedDsn,
+  type PreparedRole,
+  type PrepareOptions,
+  prepareRestrictedRoles,
+  dropRestrictedRoles,
+  restrictPostgresSession,
+} from "./restricted.js";

@@ -69,6 +69,11 @@ export class PostgresConnection implements SqlConnection {
   async exec(sql: string): Promise<void> {
     await this.client.query(sql);
   }
+  /** One statement only: the extended protocol refuses a second, so text from a researcher cannot smuggle one in. */
+  async execOne(sql: string): Promise<void> {
+    const config: pgTypes.QueryConfig & { queryMode: "extended" } = { text: sql, queryMode: "extended" };
+    await this.client.query(config);
+  }
   async *query(sql: string, batchSize = 10_000): AsyncIterable<unknown[][]> {
     await this.client.query("BEGIN");
     try {

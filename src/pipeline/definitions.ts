@@ -8,18 +8,35 @@
 // Where bubblewrap is available the child also runs in a sandbox: no network,
 // no view of other processes (a child could otherwise read this process's
 // environment in /proc/<pid>/environ), and only Enclave's own files, the
-// definition's folder and the working folder, read-only. When this process
+// definition's folder and the study's folder, read-only. When this process
 // holds credentials (a database URL), the sandbox is required.
+//
+// The CLI loads definitions on the researcher's machine, the job server checks
+// them before it accepts a job request; errors are DefinitionErrors, which the
+// CLI prints as its own.
 
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Dataset, type DatasetJson, type Measures, type MeasuresJson, QueryModelError, datasetFromJson, measuresFromJson } from "../querymodel/index.js";
-import { UserError, displayPath } from "./errors.js";
-import { packageRoot } from "../pipeline/package-root.js";
+import { packageRoot } from "./package-root.js";
+import { sandboxAvailable, sandboxed } from "./sandbox.js";
 import { typecheckDefinition } from "./typecheck.js";
-import { sandboxAvailable, sandboxed } from "../pipeline/index.js";
+
+/**
+ * A definition that cannot be loaded, said so that its author can fix it: the
+ * file (and line) and why. `lines` is the whole report; the first is the
+ * message, the rest more of the same (a list of type errors, say).
+ */
+export class DefinitionError extends Error {
+  override name = "DefinitionError";
+  readonly lines: readonly string[];
+  constructor(message: string, more: readonly string[] = []) {
+    super(message);
+    this.lines = [message, ...more];
+  }
+}
 
 export interface LoadOptions {
   /** Values given with `--param name=value`. */
@@ -33,6 +50,14 @@ export interface LoadOptions {
    * refuse to run without it (when credentials are about); "off": never.
    */
   sandbox?: "auto" | "required" | "off";
+  /**
+   * The study's folder: the sandbox may read it (codelists beside the
+   * definition's folder, say), and paths in messages are relative to it. The
+   * current folder by default, which is the study's when a researcher runs it.
+   */
+  studyDir?: string;
+  /** Where what the definition prints goes, once the type-check has passed; stderr by default. */
+  print?: (chunk: Buffer) => void;
 }
 
 /** What the parent tells the child (as its one argument, JSON). */
@@ -56,44 +81,51 @@ const DEFINITION_EXTENSIONS = [".ts", ".mts"];
 /** Type-checks and runs the dataset definition in `file`; returns its validated query model. */
 export async function loadDefinition(file: string, options: LoadOptions = {}): Promise<Dataset> {
   const json = (await runDefinition(file, "dataset", options)) as DatasetJson;
-  return fromJson(file, () => datasetFromJson(json));
+  return fromJson(file, () => datasetFromJson(json), options);
 }
 
 /** Type-checks and runs the measures definition in `file`; returns its validated query model. */
 export async function loadMeasuresDefinition(file: string, options: LoadOptions = {}): Promise<Measures> {
   const json = (await runDefinition(file, "measures", options)) as MeasuresJson;
-  return fromJson(file, () => measuresFromJson(json));
+  return fromJson(file, () => measuresFromJson(json), options);
 }
 
-function fromJson<T>(file: string, read: () => T): T {
+function fromJson<T>(file: string, read: () => T, options: LoadOptions): T {
   try {
     return read();
   } catch (e) {
-    if (e instanceof QueryModelError) throw new UserError(`${displayPath(path.resolve(file))}: ${e.message}`);
+    if (e instanceof QueryModelError) throw new DefinitionError(`${displayPath(path.resolve(file), options)}: ${e.message}`);
     throw e;
   }
+}
+
+/** A path as the definition's author knows it: relative to the study's folder. */
+function displayPath(file: string, options: LoadOptions): string {
+  return path.relative(options.studyDir ?? process.cwd(), file) || file;
 }
 
 async function runDefinition(file: string, want: DefinitionKind, options: LoadOptions): Promise<DatasetJson | MeasuresJson> {
   const absolute = path.resolve(file);
   checkDefinitionFile(file, absolute, want);
   const root = packageRoot();
-  const entry = path.join(root, "dist", "cli", "definition-child.js");
-  if (!fs.existsSync(entry) || !fs.existsSync(path.join(root, "dist", "language", "index.d.ts"))) {
-    throw new UserError(`Enclave is not built (no ${displayPath(entry)}): run \`npm run build\` in ${root}`);
+  const entry = path.join(root, "dist", "pipeline", "definition-child.js");
+  // The module hooks stay with the CLI's other `node --import` entries (cli/loader/).
+  const register = path.join(root, "dist", "cli", "loader", "register.js");
+  for (const needed of [entry, register, path.join(root, "dist", "language", "index.d.ts")]) {
+    if (!fs.existsSync(needed)) throw new DefinitionError(`Enclave is not built (no ${path.relative(process.cwd(), needed) || needed}): run \`npm run build\` in ${root}`);
   }
 
-  const child = startChild(absolute, entry, want, options);
+  const child = startChild(absolute, entry, register, want, options);
   let problems: string[];
   try {
-    problems = await typecheckDefinition(absolute, root);
+    problems = await typecheckDefinition(absolute, root, options.studyDir);
   } catch (e) {
     child.discard();
     throw e;
   }
   if (problems.length > 0) {
     child.discard();
-    throw new UserError(problems[0]!, problems.slice(1));
+    throw new DefinitionError(problems[0]!, problems.slice(1));
   }
   child.release();
   return child.result;
@@ -105,16 +137,16 @@ function checkDefinitionFile(given: string, absolute: string, want: DefinitionKi
   try {
     stat = fs.statSync(absolute);
   } catch {
-    throw new UserError(`${what} ${given} does not exist`);
+    throw new DefinitionError(`${what} ${given} does not exist`);
   }
-  if (!stat.isFile()) throw new UserError(`${what} ${given} is not a file`);
+  if (!stat.isFile()) throw new DefinitionError(`${what} ${given} is not a file`);
   if (!DEFINITION_EXTENSIONS.includes(path.extname(absolute))) {
-    throw new UserError(`${what} ${given} must be a TypeScript file (${DEFINITION_EXTENSIONS.join(" or ")})`);
+    throw new DefinitionError(`${what} ${given} must be a TypeScript file (${DEFINITION_EXTENSIONS.join(" or ")})`);
   }
 }
 
 interface RunningChild {
-  /** The query model, or a UserError saying where and why the definition failed. */
+  /** The query model, or a DefinitionError saying where and why the definition failed. */
   result: Promise<DatasetJson | MeasuresJson>;
   /** From now on, what the definition prints goes to stderr (what it printed so far first). */
   release(): void;
@@ -122,12 +154,11 @@ interface RunningChild {
   discard(): void;
 }
 
-function startChild(file: string, entry: string, want: DefinitionKind, options: LoadOptions): RunningChild {
+function startChild(file: string, entry: string, register: string, want: DefinitionKind, options: LoadOptions): RunningChild {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const maxMemoryMb = options.maxMemoryMb ?? 1024;
-  const shown = displayPath(file);
+  const shown = displayPath(file, options);
   const request: ChildRequest = { file, params: { ...options.params }, want };
-  const register = path.join(path.dirname(entry), "loader", "register.js");
 
   const nodeArgs = [
     "--enable-source-maps",
@@ -141,12 +172,12 @@ function startChild(file: string, entry: string, want: DefinitionKind, options: 
   const mode = options.sandbox ?? "auto";
   const useSandbox = mode === "required" || (mode === "auto" && sandboxAvailable());
   if (useSandbox && !sandboxAvailable()) {
-    throw new UserError(
+    throw new DefinitionError(
       "refusing to run the definition: this process holds database credentials, and bubblewrap (bwrap), which keeps researcher code away from them, is not available here (apt-get install bubblewrap)",
     );
   }
   const { command, args } = useSandbox
-    ? sandboxed(process.execPath, nodeArgs, { readOnly: [packageRoot(), path.dirname(file), process.cwd()], cwd: path.dirname(file) })
+    ? sandboxed(process.execPath, nodeArgs, { readOnly: [packageRoot(), path.dirname(file), options.studyDir ?? process.cwd()], cwd: path.dirname(file) })
     : { command: process.execPath, args: nodeArgs };
   const child = spawn(
     command,
@@ -159,7 +190,8 @@ function startChild(file: string, entry: string, want: DefinitionKind, options: 
   // it is held back until the type-check has passed. Its end tells whether V8 ran out of memory.
   let held: Buffer[] | undefined = [];
   let tail = "";
-  const print = (chunk: Buffer) => (held ? held.push(chunk) : process.stderr.write(chunk));
+  const out = options.print ?? ((chunk: Buffer) => void process.stderr.write(chunk));
+  const print = (chunk: Buffer) => (held ? held.push(chunk) : out(chunk));
   child.stdout!.on("data", print);
   child.stderr!.on("data", (chunk: Buffer) => {
     print(chunk);
@@ -184,14 +216,14 @@ function startChild(file: string, entry: string, want: DefinitionKind, options: 
       clearTimeout(timer);
       if (answer?.kind === "dataset" || answer?.kind === "measures") return resolve(answer.json);
       if (answer?.kind === "error") {
-        const where = answer.file === undefined ? shown : `${displayPath(answer.file)}:${answer.line}`;
-        return reject(new UserError(`${where}: ${answer.message}`));
+        const where = answer.file === undefined ? shown : `${displayPath(answer.file, options)}:${answer.line}`;
+        return reject(new DefinitionError(`${where}: ${answer.message}`));
       }
-      if (timedOut) return reject(new UserError(`${shown}: the definition did not finish within ${timeoutMs / 1000} s`));
-      if (tail.includes("heap out of memory")) return reject(new UserError(`${shown}: the definition ran out of memory (the limit is ${maxMemoryMb} MB)`));
+      if (timedOut) return reject(new DefinitionError(`${shown}: the definition did not finish within ${timeoutMs / 1000} s`));
+      if (tail.includes("heap out of memory")) return reject(new DefinitionError(`${shown}: the definition ran out of memory (the limit is ${maxMemoryMb} MB)`));
       // Node exits with 13 when the module's top-level await can never finish.
-      if (code === 13) return reject(new UserError(`${shown}: the definition awaits a promise that never settles`));
-      reject(new UserError(`${shown}: the definition exited (${signal ?? `code ${code}`}) before it produced ${want === "dataset" ? "a dataset" : "its measures"}`));
+      if (code === 13) return reject(new DefinitionError(`${shown}: the definition awaits a promise that never settles`));
+      reject(new DefinitionError(`${shown}: the definition exited (${signal ?? `code ${code}`}) before it produced ${want === "dataset" ? "a dataset" : "its measures"}`));
     });
   });
   result.catch(() => {}); // Awaited only once the type-check passes; until then a failure is not unhandled.
@@ -199,7 +231,7 @@ function startChild(file: string, entry: string, want: DefinitionKind, options: 
   return {
     result,
     release() {
-      for (const chunk of held ?? []) process.stderr.write(chunk);
+      for (const chunk of held ?? []) out(chunk);
       held = undefined;
     },
     discard() {

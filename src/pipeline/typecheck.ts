@@ -3,8 +3,7 @@
 // declaration files. Only the definition and what it imports are checked.
 
 import * as path from "node:path";
-import { displayPath } from "./errors.js";
-import { enclaveExports, isEnclaveSpecifier, packageRoot } from "../pipeline/package-root.js";
+import { enclaveExports, isEnclaveSpecifier, packageRoot } from "./package-root.js";
 
 /** What a definition may use beyond JavaScript's own built-ins (console.log goes to stderr). */
 const GLOBALS = `
@@ -20,8 +19,8 @@ interface EnclaveConsole {
 declare var console: EnclaveConsole;
 `;
 
-/** Every error, as `path/to/file.ts:LINE:COL: message` with paths relative to the current folder. */
-export async function typecheckDefinition(file: string, root = packageRoot()): Promise<string[]> {
+/** Every error, as `path/to/file.ts:LINE:COL: message` with paths relative to `shownFrom` (the current folder by default). */
+export async function typecheckDefinition(file: string, root = packageRoot(), shownFrom = process.cwd()): Promise<string[]> {
   const { default: ts } = await import("typescript");
   const exports = enclaveExports(root);
   const options: import("typescript").CompilerOptions = {
@@ -41,7 +40,7 @@ export async function typecheckDefinition(file: string, root = packageRoot()): P
     types: [],
   };
   const host = ts.createCompilerHost(options);
-  const globals = path.join(root, "dist", "cli", "definition-globals.d.ts");
+  const globals = path.join(root, "dist", "pipeline", "definition-globals.d.ts");
   const readFile = host.readFile.bind(host);
   host.readFile = (f) => (f === globals ? GLOBALS : readFile(f));
   const fileExists = host.fileExists.bind(host);
@@ -69,6 +68,6 @@ export async function typecheckDefinition(file: string, root = packageRoot()): P
       if (d.code === 2580 || d.code === 2591) message = `${message.split(".")[0]}: a definition has JavaScript's built-ins and console, not Node's APIs`;
       if (d.file === undefined || d.start === undefined) return message;
       const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-      return `${displayPath(d.file.fileName)}:${line + 1}:${character + 1}: ${message}`;
+      return `${path.relative(shownFrom, d.file.fileName) || d.file.fileName}:${line + 1}:${character + 1}: ${message}`;
     });
 }

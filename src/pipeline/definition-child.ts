@@ -3,16 +3,16 @@
 // trusted side is one IPC message: the query model as JSON, or an error with the
 // definition's file and line. Whatever the definition prints goes to stderr.
 //
-// Started by load-definition.ts as
-//   node --import ./loader/register.js definition-child.js '{"file": ..., "params": ...}'
+// Started by definitions.ts as
+//   node --import ../cli/loader/register.js definition-child.js '{"file": ..., "params": ...}'
 
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { setLoadContext } from "../language/context.js";
 import { type Dataset, type Measures, isDataset, isMeasures } from "../language/index.js";
 import { datasetToJson, measuresToJson } from "../querymodel/index.js";
-import type { ChildMessage, ChildRequest } from "./load-definition.js";
-import { packageRoot } from "../pipeline/package-root.js";
+import type { ChildMessage, ChildRequest } from "./definitions.js";
+import { packageRoot } from "./package-root.js";
 
 const send = process.send?.bind(process);
 if (send === undefined) {

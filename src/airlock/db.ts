@@ -1,0 +1,154 @@
+// The airlock's database behind one small async interface: an embedded SQLite
+// file by default, PostgreSQL given a postgres:// URL. It follows the job
+// server's store (src/jobserver/store.ts) in every respect that matters: `?`
+// placeholders (numbered for PostgreSQL here), one connection serving one
+// transaction at a time, migrations applied once each under a lock.
+//
+// It is a copy of that store's private layer, kept apart only because the job
+// server's is not exported; both should move to one shared module.
+
+import { createRequire } from "node:module";
+import type BetterSqlite3 from "better-sqlite3";
+import type pgTypes from "pg";
+
+// Loaded on first use: a process that only reads the workflow tables should not pay for the drivers.
+const require = createRequire(import.meta.url);
+let sqliteLoaded: typeof BetterSqlite3 | undefined;
+let pgLoaded: typeof pgTypes | undefined;
+const sqliteApi = (): typeof BetterSqlite3 => (sqliteLoaded ??= require("better-sqlite3") as typeof BetterSqlite3);
+const pgApi = (): typeof pgTypes => (pgLoaded ??= require("pg") as typeof pgTypes);
+
+export type Param = string | number | null;
+export type Row = Record<string, unknown>;
+
+export interface Db {
+  readonly dialect: "sqlite" | "postgres";
+  all(sql: string, params?: readonly Param[]): Promise<Row[]>;
+  exec(sql: string): Promise<void>;
+  /** Runs fn in a transaction; `lock` takes the write lock first (SQLite BEGIN IMMEDIATE, a PostgreSQL advisory lock). */
+  transaction<T>(fn: () => Promise<T>, lock?: boolean): Promise<T>;
+  close(): Promise<void>;
+}
+
+class SqliteDb implements Db {
+  readonly dialect = "sqlite";
+  constructor(private readonly db: BetterSqlite3.Database) {}
+  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
+    const stmt = this.db.prepare(sql);
+    return stmt.reader ? (stmt.all(...params) as Row[]) : (stmt.run(...params), []);
+  }
+  async exec(sql: string): Promise<void> {
+    this.db.exec(sql);
+  }
+  async transaction<T>(fn: () => Promise<T>, lock = false): Promise<T> {
+    this.db.exec(lock ? "BEGIN IMMEDIATE" : "BEGIN");
+    try {
+      const result = await fn();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+class PostgresDb implements Db {
+  readonly dialect = "postgres";
+  constructor(
+    private readonly client: pgTypes.Client,
+    private readonly lockName: string,
+  ) {}
+  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
+    let n = 0;
+    return (await this.client.query(sql.replace(/\?/g, () => `$${++n}`), params as Param[])).rows as Row[];
+  }
+  async exec(sql: string): Promise<void> {
+    await this.client.query(sql);
+  }
+  async transaction<T>(fn: () => Promise<T>, lock = false): Promise<T> {
+    await this.client.query("BEGIN");
+    try {
+      if (lock) await this.client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [this.lockName]);
+      const result = await fn();
+      await this.client.query("COMMIT");
+      return result;
+    } catch (e) {
+      await this.client.query("ROLLBACK").catch(() => undefined);
+      throw e;
+    }
+  }
+  async close(): Promise<void> {
+    await this.client.end();
+  }
+}
+
+export interface DbOptions {
+  /** PostgreSQL: the schema to use (created if missing); default the search_path. */
+  schema?: string;
+  /** PostgreSQL: the advisory lock that write transactions take, one per service. */
+  lockName: string;
+  /** What the service is called in errors ("the airlock store"). */
+  what: string;
+}
+
+/** Opens a SQLite path (`sqlite://path` or a plain path, `:memory:` included) or a postgres(ql):// URL. */
+export async function openDb(target: string, options: DbOptions): Promise<Db> {
+  if (/^postgres(ql)?:\/\//i.test(target)) {
+    const client = new (pgApi().Client)({ connectionString: target });
+    await client.connect();
+    try {
+      if (options.schema) {
+        const quoted = `"${options.schema.replace(/"/g, '""')}"`;
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+        await client.query(`SET search_path TO ${quoted}`);
+      }
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    return new PostgresDb(client, options.lockName);
+  }
+  const file = target.startsWith("sqlite://") ? target.slice("sqlite://".length) : target;
+  if (file === "") throw new Error(`${options.what} needs a file: sqlite:///path/to/airlock.db`);
+  const sqlite = new (sqliteApi())(file, { timeout: 30_000 });
+  if (file !== ":memory:") sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("foreign_keys = ON");
+  return new SqliteDb(sqlite);
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** The SQL of a migration for a dialect: `{pk}` is the only difference between the two. */
+export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {
+  return m.sql.replaceAll("{pk}", dialect === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "SERIAL PRIMARY KEY");
+}
+
+/** Applies the migrations not yet recorded in `table`, each in its own locked transaction; returns their versions. */
+export async function migrate(db: Db, migrations: readonly Migration[], table: string): Promise<number[]> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`);
+  const applied: number[] = [];
+  for (const m of migrations) {
+    // Checked again under the lock: another process may have applied it meanwhile.
+    const done = await db.transaction(async () => {
+      if ((await db.all(`SELECT 1 AS x FROM ${table} WHERE version = ?`, [m.version])).length > 0) return true;
+      await db.exec(migrationSql(m, db.dialect));
+      await db.all(`INSERT INTO ${table} (version, name, applied) VALUES (?, ?, ?)`, [m.version, m.name, new Date().toISOString()]);
+      return false;
+    }, true);
+    if (!done) applied.push(m.version);
+  }
+  return applied;
+}
+
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
+}

@@ -1,0 +1,66 @@
+// `enclave jobserver`: runs the job server (pages, JSON API, agent protocol)
+// until interrupted. The same --db / --audit-db conventions as `enclave admin`.
+
+import type { Command } from "commander";
+import { AuditError } from "../audit/index.js";
+import { StoreError, startJobServer } from "../jobserver/index.js";
+import { type Policy, PolicyError, loadPolicy } from "../policy/index.js";
+import { UsageError, UserError } from "./errors.js";
+
+interface Options {
+  db?: string;
+  auditDb?: string;
+  host: string;
+  port: string;
+  secureCookies?: boolean;
+  policyDir?: string;
+}
+
+export function registerJobserver(program: Command): void {
+  program
+    .command("jobserver")
+    .description("Run the job server: the public job log, members' and staff pages, the JSON API and the agent protocol.")
+    .option("--db <url>", "the job server's database: a SQLite file, sqlite:///path.db, or a postgresql:// URL (default: $ENCLAVE_DB, else ./enclave.db)")
+    .option("--audit-db <url>", "the audit log (default: $ENCLAVE_AUDIT_DB, else ./enclave-audit.db)")
+    .option("--host <address>", "the address to listen on; anything but loopback exposes the server", "127.0.0.1")
+    .option("--port <number>", "the port to listen on (0: any free port)", "8000")
+    .option("--secure-cookies", "mark the session cookie Secure (say so when users reach the server over HTTPS)")
+    .option("--policy-dir <dir>", "the allowlists job requests are checked against (default: the committed policy/allowlists)")
+    .action(async (opts: Options) => {
+      if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${JSON.stringify(opts.port)}: give a port number from 0 to 65535`);
+      let policy: Policy | undefined;
+      try {
+        if (opts.policyDir !== undefined) policy = loadPolicy(opts.policyDir);
+      } catch (e) {
+        if (e instanceof PolicyError) throw new UserError(e.message);
+        throw e;
+      }
+      let server;
+      try {
+        server = await startJobServer({
+          storeUrl: opts.db ?? process.env.ENCLAVE_DB ?? "enclave.db",
+          auditUrl: opts.auditDb ?? process.env.ENCLAVE_AUDIT_DB ?? "enclave-audit.db",
+          host: opts.host,
+          port: Number(opts.port),
+          secureCookies: opts.secureCookies ?? false,
+          policy,
+        });
+      } catch (e) {
+        if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
+        if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UserError(`${opts.host}:${opts.port} is in use: choose another --port`);
+        throw e;
+      }
+      process.stdout.write(`job server listening on ${server.url}\n`);
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          void server.close().then(resolve);
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      await stopped;
+      process.stdout.write("job server stopped\n");
+    });
+}

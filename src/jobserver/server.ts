@@ -1,0 +1,111 @@
+// Starting and stopping the job server: opens the store and the audit log
+// (unless given them), wires the middleware, the pages, the JSON API and the
+// agent protocol to one router, and listens (on 127.0.0.1 unless told otherwise).
+
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AuditLog } from "../audit/index.js";
+import type { Policy } from "../policy/index.js";
+import { type App, ClaimWaiters, JobLogCache, registerAgent, registerApi } from "./api.js";
+import { Ctx, Router, authenticate, csrf, errors, securityHeaders } from "./http.js";
+import { errorPage, registerPages } from "./pages.js";
+import { Store } from "./store.js";
+
+export interface JobServerOptions {
+  /** The state: an open store (left open on close), or where to open one. */
+  store?: Store;
+  storeUrl?: string;
+  /** The audit log: an open one (left open on close), or where to open one. */
+  auditLog?: AuditLog;
+  auditUrl?: string;
+  /** Default 127.0.0.1: reaching it from elsewhere is a decision to make, not a default. */
+  host?: string;
+  /** Default 0: any free port (the answer's url says which). */
+  port?: number;
+  /** The committed allowlists job requests are checked against (default: requests.ts loads them). */
+  policy?: Policy;
+  /** Mark cookies Secure: say so when the server is reached over HTTPS. */
+  secureCookies?: boolean;
+  /** The clock for login throttling; the system clock by default. */
+  now?: () => Date;
+  /** How long a login lasts (default 8 hours). */
+  sessionTtlSeconds?: number;
+  /** The largest request body accepted (default 1 MiB). */
+  bodyLimit?: number;
+  /** How long a page of the public job log is reused, in ms (default 1000; 0: never). Changes made through this server show at once. */
+  logCacheMs?: number;
+  /** Where unexpected errors are written (default stderr). */
+  log?: (message: string) => void;
+}
+
+export interface JobServer {
+  /** The base URL, e.g. http://127.0.0.1:8000 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startJobServer(options: JobServerOptions): Promise<JobServer> {
+  if (!options.store && !options.storeUrl) throw new Error("startJobServer needs a store or a storeUrl");
+  if (!options.auditLog && !options.auditUrl) throw new Error("startJobServer needs an auditLog or an auditUrl");
+  const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const clock = options.now ?? (() => new Date());
+  // The log is opened first, so that nothing is changed that could not then be logged.
+  const audit = options.auditLog ?? (await AuditLog.open(options.auditUrl!));
+  let store: Store;
+  try {
+    store = options.store ?? (await Store.open(options.storeUrl!, { clock }));
+  } catch (e) {
+    if (!options.auditLog) await audit.close();
+    throw e;
+  }
+
+  const closing = new AbortController();
+  const app: App = { store, audit, policy: options.policy, clock, sessionTtlSeconds: options.sessionTtlSeconds ?? 8 * 3600, claims: new ClaimWaiters(), log: new JobLogCache(options.logCacheMs ?? 1000), closing: closing.signal };
+  const router = new Router();
+  registerAgent(router, app);
+  registerApi(router, app);
+  registerPages(router, app);
+  const handle = router.handle([
+    securityHeaders(),
+    errors(errorPage, log),
+    authenticate({ session: (t) => store.session(t), apiToken: (t) => store.userForApiToken(t), principal: (u) => store.principal(u) }),
+    csrf(),
+  ]);
+  const core = { bodyLimit: options.bodyLimit ?? 1024 * 1024, secureCookies: options.secureCookies ?? false, clock };
+
+  const server = createServer((req, res) => {
+    handle(new Ctx(req, res, core)).catch((e: unknown) => {
+      // Only an error in the error handler itself gets here.
+      log(`job server: ${req.method} ${req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    close: () =>
+      (closed ??= (async () => {
+        // Long polls answer 204 at once, then idle keep-alive connections go.
+        closing.abort();
+        const done = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), 2000);
+        await done;
+        clearTimeout(force);
+        if (!options.store) await store.close();
+        if (!options.auditLog) await audit.close();
+      })()),
+  };
+}
