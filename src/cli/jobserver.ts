@@ -14,6 +14,7 @@ interface Options {
   port: string;
   secureCookies?: boolean;
   policyDir?: string;
+  logCacheMs: string;
 }
 
 export function registerJobserver(program: Command): void {
@@ -25,9 +26,11 @@ export function registerJobserver(program: Command): void {
     .option("--host <address>", "the address to listen on; anything but loopback exposes the server", "127.0.0.1")
     .option("--port <number>", "the port to listen on (0: any free port)", "8000")
     .option("--secure-cookies", "mark the session cookie Secure (say so when users reach the server over HTTPS)")
+    .option("--log-cache-ms <ms>", "how long a page of the public job log is reused (0: never); changes made through this server show at once", "1000")
     .option("--policy-dir <dir>", "the allowlists job requests are checked against (default: the committed policy/allowlists)")
     .action(async (opts: Options) => {
       if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${JSON.stringify(opts.port)}: give a port number from 0 to 65535`);
+      if (!/^\d{1,7}$/.test(opts.logCacheMs)) throw new UsageError(`--log-cache-ms ${JSON.stringify(opts.logCacheMs)}: give a whole number of milliseconds`);
       let policy: Policy | undefined;
       try {
         if (opts.policyDir !== undefined) policy = loadPolicy(opts.policyDir);
@@ -43,6 +46,7 @@ export function registerJobserver(program: Command): void {
           host: opts.host,
           port: Number(opts.port),
           secureCookies: opts.secureCookies ?? false,
+          logCacheMs: Number(opts.logCacheMs),
           policy,
         });
       } catch (e) {
