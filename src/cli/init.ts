@@ -30,7 +30,7 @@ function templateFiles(root: string, dir = ""): string[] {
     .sort();
 }
 
-export function initStudy(dir: string, now: Date = new Date()): void {
+export function initStudy(dir: string, now: Date = new Date(), quiet = false): void {
   const template = path.join(packageRoot(), "templates", "study");
   const target = path.resolve(dir);
   const files = templateFiles(template).map((f) => ({ from: f, to: path.join(path.dirname(f), RENAMED[path.basename(f)] ?? path.basename(f)) }));
@@ -44,6 +44,7 @@ export function initStudy(dir: string, now: Date = new Date()): void {
   }
   // The example codelists are recorded as if just downloaded, so that `codelists check` passes.
   writeCodelistsJson(target, now);
+  if (quiet) return;
   process.stderr.write(
     `created a study in ${displayPath(target)}:\n${files.map((f) => `  ${f.to}\n`).join("")}  codelists/codelists.json\n` +
       `next: ${dir === "." ? "" : `cd ${dir} && `}enclave run run_all\n`,

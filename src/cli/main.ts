@@ -25,6 +25,7 @@ import { registerBreach } from "./breach.js";
 import { registerAgent } from "./agent.js";
 import { registerJobserver } from "./jobserver.js";
 import { registerServe } from "./serve.js";
+import { registerDemo } from "./demo.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -58,6 +59,7 @@ export function createProgram(): Command {
   registerJobserver(program);
   registerAgent(program);
   registerServe(program);
+  registerDemo(program);
   return program;
 }
 
