@@ -187,7 +187,7 @@ async function requestToRunning(): Promise<void> {
   }
   git("clean", "-qfdx");
 
-  const child = spawn(process.execPath, [join(root, "bin/enclave.js"), "serve", "--db", serveDb, "--audit-db", join(dir, "serve-audit.db"), "--port", "0", "--dir", join(dir, "agent"), "--database", `duckdb://${backendDb}`], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [join(root, "bin/enclave.js"), "serve", "--db", serveDb, "--allowed-repos", dir, "--audit-db", join(dir, "serve-audit.db"), "--port", "0", "--dir", join(dir, "agent"), "--database", `duckdb://${backendDb}`], { stdio: ["ignore", "pipe", "inherit"] });
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let out = "";

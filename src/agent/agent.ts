@@ -500,7 +500,7 @@ class Agent {
           onWait: (what) => reports.put(pendingReport(jobId, run.action, `Waiting for a free ${what}`)),
         });
       } catch {
-        return { exitCode: null, signal: null, timedOut: false, message: "cancelled while it waited for a worker" };
+        return { exitCode: null, signal: null, timedOut: false, cpuSeconds: null, peakMemoryBytes: null, message: "cancelled while it waited for a worker" };
       }
       try {
         const at = new Date().toISOString();

@@ -54,6 +54,9 @@ export function finishedReport(outcome: ActionOutcome, ctx: FinishedContext): Jo
     started,
     finished: outcome.finishedAt ?? new Date().toISOString(),
     exitCode: outcome.exitCode,
+    // Numbers the runtimes measured of the job's processes, nothing the action wrote or printed.
+    cpuSeconds: outcome.cpuSeconds,
+    memoryBytes: outcome.peakMemoryBytes,
   };
 }
 

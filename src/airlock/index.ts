@@ -58,3 +58,23 @@ export { roleOf, type RequestRole } from "./permissions.js";
 export * from "./rules.js";
 export { canSee, requestView, type FileView, type GroupView, type RequestView } from "./view.js";
 export type { AirlockPaths } from "./files.js";
+
+// The service around it: the web pages, the job server's protocol, the uploader.
+export { startAirlockServer, statusOf, type AirlockServer, type AirlockServerOptions } from "./server.js";
+export {
+  JobServerClient,
+  JobServerError,
+  WorkspaceCache,
+  principalOf,
+  type Access,
+  type BackendUser,
+  type JobServerApi,
+  type NewRelease,
+  type Release,
+  type ReleasedFile,
+  type RemoteWorkspace,
+} from "./jobserver-client.js";
+export { Uploader, type Held, type UploaderOptions } from "./uploader.js";
+export { Sessions, DEFAULT_RECHECK_MS, type AirlockSession } from "./sessions.js";
+export { summarise, selectRows, readTableQuery, type ColumnSummary, type TableQuery } from "./viewer.js";
+export { diffLines, diffTables, textHunks, type TableDiff } from "./diff.js";

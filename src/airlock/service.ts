@@ -615,6 +615,30 @@ export class Airlock {
     });
   }
 
+  /**
+   * The copy of a request's file that checkers last voted on, when the file
+   * has changed since (updated after a return): what a resubmission is
+   * compared with. Undefined when the file was never reviewed in other bytes.
+   * Anyone who may see the request may see it; the author wrote both.
+   */
+  async reviewedBefore(actor: Actor, id: number, p: string): Promise<(OpenedFile & { reviewed: string }) | undefined> {
+    username(actor);
+    const ws = await this.requestWorkspace(id);
+    return this.store.read(async (tx) => {
+      const agg = await this.load(tx, id);
+      checkUserCanView({ agg, ws }, actor);
+      const file = fileIn(agg, p);
+      const voted = (await tx.requestEvents(id)).filter(
+        (e) => e.path === p && (e.type === "airlock.file.approve" || e.type === "airlock.file.request_changes") && typeof e.details.sha256 === "string" && e.details.sha256 !== file.sha256,
+      );
+      const last = voted.at(-1);
+      if (!last) return undefined;
+      const sha256 = last.details.sha256 as string;
+      const bytes = readObject(this.paths, sha256, `the reviewed copy of ${ws.name}/${p} (request ${id})`);
+      return { name: p, file: objectPath(this.paths, sha256), sha256, size: bytes.length, reviewed: last.created };
+    });
+  }
+
   /** A workspace's level 4 file, to view (members, checkers) or download (checkers only); recorded. */
   async openWorkspaceFile(actor: Actor, workspace: string, p: string, purpose: "view" | "download"): Promise<OpenedFile> {
     const name = username(actor);

@@ -5,6 +5,11 @@
 // when it is not (or when it is refused), 2 for a usage error (a bad
 // repository, an unknown blob id, no --yes without a terminal). main.ts maps
 // UserError to 1 and UsageError to 2.
+//
+// Given the job server's store and the workspace whose repository leaked
+// (--db, --workspace), a verified clean also opens an incident there: the
+// workspace is restricted (no job requests, nothing published) until staff
+// close it, since every other copy of the history still holds the leak.
 
 import * as readline from "node:readline/promises";
 import { type Command, Option } from "commander";
@@ -24,6 +29,7 @@ import {
   scanRepository,
 } from "../breach/index.js";
 import { DEFAULT_CONTENT_LIMIT } from "../breach/content.js";
+import { type Incident, Store, StoreError } from "../jobserver/index.js";
 import { currentUser, formatBytes } from "../pipeline/metadata.js";
 import { DEFAULT_THRESHOLD } from "../sdc/check.js";
 import { UsageError, UserError } from "./errors.js";
@@ -45,6 +51,8 @@ interface CleanCommandOptions {
   auditDb?: string;
   actor?: string;
   method?: CleanMethod;
+  db?: string;
+  workspace?: string;
 }
 
 /** Registers the `breach` command group. */
@@ -81,6 +89,8 @@ export function registerBreach(program: Command): Command {
     .option("--yes", "rewrite without asking (needed when standard input is not a terminal)")
     .option("--audit-db <url>", "append the incident to this audit log (default: $ENCLAVE_AUDIT_DB, else none)")
     .option("--actor <actor>", "who is cleaning, for the audit log (default: this account's user name)")
+    .option("--workspace <name>", "the job server's workspace whose repository this is: after a verified clean, an incident is opened for it, restricting it until staff close it")
+    .option("--db <url>", "the job server's database, for --workspace (default: $ENCLAVE_DB)")
     .addOption(new Option("--method <method>", "how to rewrite (tests)").choices(["filter-repo", "fast-export"]).hideHelp())
     .addHelpText(
       "after",
@@ -95,6 +105,9 @@ export function registerBreach(program: Command): Command {
         "Every clone and fork, and the hosting service, still hold the blobs: the command says\n" +
         "what to do about them.\n" +
         "\nRefused: a shallow clone, a merge or rebase in progress, staged changes, other worktrees.\n" +
+        "\nWith --workspace, a verified clean opens an incident on the job server (--db): the\n" +
+        "workspace takes no job requests and nothing is published from it until staff close the\n" +
+        "incident (its page /staff/incidents, or POST /api/v1/incidents/:id/close).\n" +
         "\nExit status: 0 when the repository is clean after; 1 when it is not, or when the\n" +
         "repository cannot be rewritten as it is; 2 for a usage error (such as an unknown blob).\n" +
         "\nExample:\n  enclave breach clean . --blob 3b18e512dba79e4c8300dd08aeb37f8e728b8dad --yes",
@@ -126,6 +139,9 @@ async function scan(repo: string, options: ScanCommandOptions): Promise<void> {
 }
 
 async function clean(repo: string, options: CleanCommandOptions): Promise<void> {
+  const storeUrl = options.workspace !== undefined ? (options.db ?? process.env.ENCLAVE_DB) : undefined;
+  if (options.workspace !== undefined && (storeUrl === undefined || storeUrl === "")) throw new UsageError("--workspace needs the job server's database: give --db URL (or set ENCLAVE_DB)");
+  if (options.db !== undefined && options.workspace === undefined) throw new UsageError("--db is where the incident is opened: give --workspace NAME too (the workspace whose repository this is)");
   let plan: CleanPlan;
   try {
     plan = await planClean(repo, options.blob ?? [], { method: options.method ?? "auto" });
@@ -154,6 +170,19 @@ async function clean(repo: string, options: CleanCommandOptions): Promise<void> 
     const why = e instanceof AuditError || e instanceof Error ? e.message : String(e);
     throw new UserError(`cannot open the audit log ${target}: ${why}; nothing was changed`);
   }
+  // Likewise the store, and the workspace is checked to exist: a leak cleaned is never left without its incident for a typo.
+  let store: Store | undefined;
+  try {
+    if (storeUrl !== undefined) {
+      store = await Store.open(storeUrl);
+      if (!(await store.getWorkspace(options.workspace!))) throw new UsageError(`--workspace ${options.workspace}: the job server has no workspace of that name; nothing was changed`);
+    }
+  } catch (e) {
+    await store?.close();
+    await log?.close();
+    if (e instanceof UsageError) throw e;
+    throw new UserError(`cannot open the job server's database ${storeUrl}: ${(e as Error).message}; nothing was changed`);
+  }
   let result: CleanResult | undefined;
   let failure: Error | undefined;
   try {
@@ -161,11 +190,24 @@ async function clean(repo: string, options: CleanCommandOptions): Promise<void> 
   } catch (e) {
     failure = e instanceof Error ? e : new Error(String(e));
   }
+  const actor = options.actor ?? currentUser();
+  const repoName = plan.remotes.get("origin") ?? plan.repository.dir;
+  let incident: Incident | undefined;
+  let incidentFailure: string | undefined;
   try {
-    await log?.append({ actor: options.actor ?? currentUser(), action: "breach.clean", subject: `repo:${plan.remotes.get("origin") ?? plan.repository.dir}`, details: auditDetails(plan, result, failure) });
+    await log?.append({ actor, action: "breach.clean", subject: `repo:${repoName}`, details: auditDetails(plan, result, failure) });
   } catch (e) {
     process.stderr.write(`warning: the incident could not be written to the audit log ${target}: ${(e as Error).message}\n`);
+  }
+  try {
+    if (store !== undefined && result?.verified === true) {
+      incident = await store.openIncident({ workspace: options.workspace!, repo: repoName, blobs: plan.blobs, refsRewritten: result.refsRewritten, refsDeleted: result.refsDeleted, openedBy: actor });
+      await log?.append({ actor, action: "incident.open", subject: `incident:${incident.id}`, details: { workspace: incident.workspace, project: incident.project, repo: repoName, blobs: plan.blobs.map((b) => b.id) } });
+    }
+  } catch (e) {
+    incidentFailure = e instanceof StoreError || e instanceof AuditError || e instanceof Error ? e.message : String(e);
   } finally {
+    await store?.close();
     await log?.close();
   }
   if (failure !== undefined) {
@@ -174,7 +216,17 @@ async function clean(repo: string, options: CleanCommandOptions): Promise<void> 
   }
   const r = result!;
   process.stdout.write(describeResult(plan, r));
+  if (incident !== undefined) {
+    process.stdout.write(
+      `\nIncident ${incident.id} is open on the job server: workspace ${incident.workspace} takes no job requests and nothing is published from it until staff close the incident (/staff/incidents), once every copy is clean.\n`,
+    );
+  }
   if (!r.verified) throw new UserError(`${repo} is not clean: ${r.problems.length === 1 ? "a blob is" : "blobs are"} still there`, r.problems);
+  if (incidentFailure !== undefined) {
+    throw new UserError(`${repo} is clean, but the incident for workspace ${options.workspace} could not be opened: ${incidentFailure}`, [
+      "the workspace is not restricted: archive it on the job server (its page, or POST /api/v1/workspaces/NAME/archive) and tell the job server's staff, until the incident can be opened",
+    ]);
+  }
 }
 
 function describePlan(plan: CleanPlan): string {

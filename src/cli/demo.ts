@@ -9,6 +9,9 @@
 //
 // The passwords are random and printed once; the services run until Ctrl-C
 // (or, with --exit, the command stops them as soon as the demo is set up).
+// Try it: log in to Airlock as checker1 and checker2 and approve the request;
+// the uploader sends the file to the job server, where the researcher sees it
+// on the workspace's page.
 
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -16,6 +19,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Command } from "commander";
 import { type RunningAgent, startAgent } from "../agent/index.js";
+import { type AirlockServer, startAirlockServer } from "../airlock/index.js";
 import { AuditLog } from "../audit/index.js";
 import { DuckdbConnection } from "../engines/sql/index.js";
 import { type JobServer, Store, startJobServer, submitJobRequest } from "../jobserver/index.js";
@@ -29,14 +33,23 @@ export interface DemoOptions {
   dir: string;
   patients: number;
   port: number;
+  /** Airlock's port (0: any free port). */
+  airlockPort?: number;
+  /** Open the release request (default true; the tests make it in a browser instead). */
+  openRelease?: boolean;
   /** Stop the services once the demo is set up (for tests and scripts). */
   exit?: boolean;
+  /** Where the addresses and logins go (default standard output). */
+  print?: (text: string) => void;
   /** Where progress goes (default standard error). */
   log?: (line: string) => void;
 }
 
 export interface Demo {
   jobServer: string;
+  airlock: string;
+  /** The release request opened in Airlock (null with openRelease false). */
+  releaseRequest: number | null;
   logins: Record<"researcher" | "checker1" | "checker2" | "admin", string>;
   jobRequest: string;
   stop(): Promise<void>;
@@ -49,9 +62,10 @@ export function registerDemo(program: Command): void {
     .option("--dir <dir>", "the demo's folder (made afresh each time)", "enclave-demo")
     .option("--patients <n>", "patients in the synthetic backend", "1000")
     .option("--port <n>", "the job server's port (0: any free port)", "8000")
+    .option("--airlock-port <n>", "Airlock's port (0: any free port)", "8100")
     .option("--exit", "stop once everything is set up, instead of serving until Ctrl-C")
-    .action(async (opts: { dir: string; patients: string; port: string; exit?: boolean }) => {
-      const demo = await runDemo({ dir: opts.dir, patients: Number(opts.patients), port: Number(opts.port), exit: opts.exit ?? false });
+    .action(async (opts: { dir: string; patients: string; port: string; airlockPort: string; exit?: boolean }) => {
+      const demo = await runDemo({ dir: opts.dir, patients: Number(opts.patients), port: Number(opts.port), airlockPort: Number(opts.airlockPort), exit: opts.exit ?? false });
       if (opts.exit) return;
       await new Promise<void>((resolve) => {
         const stop = (): void => {
@@ -108,24 +122,44 @@ export async function runDemo(options: DemoOptions): Promise<Demo> {
 
   let server: JobServer | undefined;
   let agent: RunningAgent | undefined;
+  let airlock: AirlockServer | undefined;
   const stop = async () => {
+    await airlock?.close();
     await agent?.stop();
     await server?.close();
     await store.close();
     await audit.close();
   };
+  // The job server takes repositories from the demo's own folder only, where the study is.
+  const allowedRepos = [path.dirname(studyDir)];
   try {
-    server = await startJobServer({ store, auditLog: audit, port: options.port });
+    server = await startJobServer({ store, auditLog: audit, port: options.port, allowedRepos });
     agent = await startAgent({ server: server.url, backend: "demo", token, name: "demo-agent", dir: path.join(dir, "agent"), database: `duckdb://${backendFile}`, log: () => {} });
 
     log("running the study's jobs (run_all) through the job server and the agent");
-    const request = await submitJobRequest({ store, workspace: "asthma-demo", backend: "demo", actions: ["run_all"], force: false, requester: "researcher" });
+    const request = await submitJobRequest({ store, workspace: "asthma-demo", backend: "demo", actions: ["run_all"], force: false, requester: "researcher", allowedRepos });
     await audit.append({ actor: "researcher", action: "job_request.create", subject: `job_request:${request.identifier}`, details: { workspace: "asthma-demo", actions: ["run_all"], via: "enclave demo" } });
     const done = await finished(store, request.identifier);
     if (done.status !== "succeeded") throw new UserError(`the demo's jobs ${done.status}: ${done.message}; see ${path.join(dir, "agent/workspaces/asthma-demo/metadata")}`);
 
-    const result: Demo = { jobServer: server.url, logins, jobRequest: request.identifier, stop };
-    print(result, dir);
+    log("starting Airlock and opening a release request for the study's table");
+    const agentDir = path.join(dir, "agent");
+    airlock = await startAirlockServer({ jobServer: server.url, backend: "demo", token, agentDir, airlockDir: path.join(dir, "airlock"), port: options.airlockPort ?? 8100, log: () => {} });
+    let releaseRequest: number | null = null;
+    if (options.openRelease ?? true) {
+      const researcher = await store.principal("researcher");
+      const group = "asthma";
+      let view = await airlock.airlock.addFile(researcher, { workspace: "asthma-demo", path: "output/asthma_by_age_band.csv", group });
+      view = await airlock.airlock.setGroupText(researcher, view.request.id, group, {
+        context: "Patients with an asthma diagnosis by age band, from the demo's synthetic backend.",
+        controls: "Counts of 7 or fewer suppressed and the rest rounded to the nearest 5 (enclave/sdc in analysis/report.ts).",
+      });
+      view = await airlock.airlock.submit(researcher, view.request.id, { confirm: true });
+      releaseRequest = view.request.id;
+    }
+
+    const result: Demo = { jobServer: server.url, airlock: airlock.url, releaseRequest, logins, jobRequest: request.identifier, stop };
+    print(result, dir, options.print ?? ((text) => process.stdout.write(text)));
     if (options.exit) await stop();
     return result;
   } catch (e) {
@@ -159,12 +193,15 @@ async function finished(store: Store, identifier: string, timeoutMs = 600_000): 
   }
 }
 
-function print(demo: Demo, dir: string): void {
+function print(demo: Demo, dir: string, write: (text: string) => void): void {
   const lines = [
     "",
     "Enclave demo is running (Ctrl-C stops it).",
     "",
     `  Job server:  ${demo.jobServer}    (public job log; the job request: ${demo.jobServer}/job-requests/${demo.jobRequest})`,
+    demo.releaseRequest === null
+      ? `  Airlock:     ${demo.airlock}    (inside the backend)`
+      : `  Airlock:     ${demo.airlock}    (inside the backend; release request ${demo.releaseRequest}, submitted and waiting for two checkers: ${demo.airlock}/requests/${demo.releaseRequest})`,
     "",
     "  Logins (username / password):",
     `    researcher  ${demo.logins.researcher}    ProjectDeveloper of project 1, workspace asthma-demo`,
@@ -175,5 +212,5 @@ function print(demo: Demo, dir: string): void {
     `  Inside the backend: level 3 in ${path.join(dir, "agent/workspaces/asthma-demo")}, level 4 in ${path.join(dir, "agent/level4/asthma-demo")}`,
     "",
   ];
-  process.stdout.write(lines.join("\n"));
+  write(lines.join("\n"));
 }

@@ -1,9 +1,9 @@
-// `enclave jobserver`: runs the job server (pages, JSON API, agent protocol)
-// until interrupted. The same --db / --audit-db conventions as `enclave admin`.
+// `enclave jobserver`: runs the job server (pages, JSON API, agent protocol,
+// backend services' protocol) until interrupted. The same --db / --audit-db conventions as `enclave admin`.
 
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { AuditError } from "../audit/index.js";
-import { StoreError, startJobServer } from "../jobserver/index.js";
+import { DEFAULT_ALLOWED_REPOS, RepoPlacesError, StoreError, repoPlaces, startJobServer } from "../jobserver/index.js";
 import { type Policy, PolicyError, loadPolicy } from "../policy/index.js";
 import { UsageError, UserError } from "./errors.js";
 
@@ -15,6 +15,33 @@ interface Options {
   secureCookies?: boolean;
   policyDir?: string;
   logCacheMs: string;
+  releasesDir?: string;
+  allowedRepos?: string[];
+}
+
+/** `--allowed-repos`, for `enclave jobserver` and `enclave serve`: where workspaces' repositories may be. */
+export function allowedReposOption(): Option {
+  return new Option(
+    "--allowed-repos <places>",
+    `where workspaces' repositories may be: address prefixes (https://github.com/opensafely/) and absolute folders (/srv/git/), comma-separated or repeated (default: $ENCLAVE_ALLOWED_REPOS, else ${DEFAULT_ALLOWED_REPOS.join(", ")} only)`,
+  ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+}
+
+/** The places from --allowed-repos or $ENCLAVE_ALLOWED_REPOS (undefined: the job server's default), checked before anything starts. */
+export function allowedRepos(given: readonly string[] | undefined): string[] | undefined {
+  const env = process.env.ENCLAVE_ALLOWED_REPOS;
+  const from = given !== undefined ? "--allowed-repos" : "$ENCLAVE_ALLOWED_REPOS";
+  const text = given ?? (env !== undefined && env.trim() !== "" ? [env] : undefined);
+  if (text === undefined) return undefined;
+  const places = text.flatMap((t) => t.split(",")).map((p) => p.trim()).filter((p) => p !== "");
+  if (places.length === 0) throw new UsageError(`${from} names no location: give address prefixes or absolute folders, comma-separated`);
+  try {
+    repoPlaces(places);
+  } catch (e) {
+    if (e instanceof RepoPlacesError) throw new UsageError(`${from}: ${e.message}`);
+    throw e;
+  }
+  return places;
 }
 
 export function registerJobserver(program: Command): void {
@@ -28,9 +55,12 @@ export function registerJobserver(program: Command): void {
     .option("--secure-cookies", "mark the session cookie Secure (say so when users reach the server over HTTPS)")
     .option("--log-cache-ms <ms>", "how long a page of the public job log is reused (0: never); changes made through this server show at once", "1000")
     .option("--policy-dir <dir>", "the allowlists job requests are checked against (default: the committed policy/allowlists)")
+    .option("--releases-dir <dir>", "where released files from Airlock are kept (default: enclave-releases beside a SQLite --db, else ./enclave-releases)")
+    .addOption(allowedReposOption())
     .action(async (opts: Options) => {
       if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${JSON.stringify(opts.port)}: give a port number from 0 to 65535`);
       if (!/^\d{1,7}$/.test(opts.logCacheMs)) throw new UsageError(`--log-cache-ms ${JSON.stringify(opts.logCacheMs)}: give a whole number of milliseconds`);
+      const places = allowedRepos(opts.allowedRepos);
       let policy: Policy | undefined;
       try {
         if (opts.policyDir !== undefined) policy = loadPolicy(opts.policyDir);
@@ -48,6 +78,8 @@ export function registerJobserver(program: Command): void {
           secureCookies: opts.secureCookies ?? false,
           logCacheMs: Number(opts.logCacheMs),
           policy,
+          ...(opts.releasesDir !== undefined ? { releasesDir: opts.releasesDir } : {}),
+          ...(places !== undefined ? { allowedRepos: places } : {}),
         });
       } catch (e) {
         if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);

@@ -26,6 +26,7 @@ import { registerAgent } from "./agent.js";
 import { registerJobserver } from "./jobserver.js";
 import { registerServe } from "./serve.js";
 import { registerDemo } from "./demo.js";
+import { registerAirlock } from "./airlock.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
 import { registerCreateDummyTables } from "./create-dummy-tables.js";
@@ -59,6 +60,7 @@ export function createProgram(): Command {
   registerJobserver(program);
   registerAgent(program);
   registerServe(program);
+  registerAirlock(program);
   registerDemo(program);
   return program;
 }

@@ -16,6 +16,7 @@ import { AgentError, DEFAULT_MAX_DATABASE_WORKERS, DEFAULT_MAX_WORKERS, startAge
 import { AuditError, AuditLog } from "../audit/index.js";
 import { Store, StoreError, startJobServer } from "../jobserver/index.js";
 import { UsageError, UserError } from "./errors.js";
+import { allowedRepos, allowedReposOption } from "./jobserver.js";
 
 interface ServeOptions {
   db?: string;
@@ -29,6 +30,8 @@ interface ServeOptions {
   name?: string;
   maxWorkers: string;
   maxDatabaseWorkers: string;
+  releasesDir?: string;
+  allowedRepos?: string[];
 }
 
 export function registerServe(program: Command): void {
@@ -44,6 +47,8 @@ export function registerServe(program: Command): void {
     .option("--audit-db <url>", "the job server's audit log (default: $ENCLAVE_AUDIT_DB, else ./enclave-audit.db)")
     .option("--host <address>", "the address the job server listens on", "127.0.0.1")
     .option("--port <number>", "the job server's port (0: any free port)", "8000")
+    .option("--releases-dir <dir>", "where the job server keeps released files (default: enclave-releases beside a SQLite --db, else ./enclave-releases)")
+    .addOption(allowedReposOption())
     .option("--max-workers <n>", "actions running at once", String(DEFAULT_MAX_WORKERS))
     .option("--max-database-workers <n>", "database actions running at once", String(DEFAULT_MAX_DATABASE_WORKERS))
     .action(async (opts: ServeOptions) => serve(opts));
@@ -58,6 +63,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const port = whole("--port", opts.port, 0, 65535);
   const maxWorkers = whole("--max-workers", opts.maxWorkers, 1);
   const maxDatabaseWorkers = whole("--max-database-workers", opts.maxDatabaseWorkers, 1);
+  const places = allowedRepos(opts.allowedRepos);
   const database = opts.database ?? process.env.DATABASE_URL;
   if (!database) throw new UsageError("serve needs the backend's database: give --database DSN, or set DATABASE_URL");
   const sqlrunnerDatabase = opts.sqlrunnerDatabase ?? process.env.ENCLAVE_SQLRUNNER_DATABASE_URL;
@@ -76,7 +82,14 @@ async function serve(opts: ServeOptions): Promise<void> {
       token = exists ? await store.rotateBackendToken(opts.backend) : (await store.createBackend(opts.backend)).token;
       await audit.append({ actor: "enclave serve", action: exists ? "backend.rotate_token" : "backend.create", subject: `backend:${opts.backend}`, details: { reason: "a token for serve's own agent" } });
     }
-    server = await startJobServer({ store, auditLog: audit, host: opts.host, port });
+    server = await startJobServer({
+      store,
+      auditLog: audit,
+      host: opts.host,
+      port,
+      ...(opts.releasesDir !== undefined ? { releasesDir: opts.releasesDir } : {}),
+      ...(places !== undefined ? { allowedRepos: places } : {}),
+    });
   } catch (e) {
     await server?.close();
     await store?.close();

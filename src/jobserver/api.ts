@@ -1,26 +1,42 @@
 // What the job server does, once for both of its faces: the operations
-// (request and cancel jobs, create and archive workspaces, change a project's
-// status, grant and revoke roles, manage backends), each checking its
-// permission through `can`, making the change and appending it to the audit
-// log; then the JSON API over them (/api/v1) and the agent protocol
-// (/api/agent, docs/api.md). pages.ts renders the same operations as HTML.
+// (log in, request and cancel jobs, create and archive workspaces, change a
+// project's status, grant and revoke roles, manage backends, download released
+// files, ask for released files to be published and decide on it, close
+// incidents), each checking its permission through `can`, making the change and
+// appending it to the audit log; then the JSON API over them (/api/v1), the
+// agent protocol (/api/agent) and the backend services' protocol (/api/backend,
+// Airlock's), as docs/api.md describes them. pages.ts renders the same
+// operations as HTML.
 
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
 import type { AuditLog, JsonObject } from "../audit/index.js";
+import { LEVEL4_EXTENSIONS } from "../pipeline/index.js";
 import type { Policy } from "../policy/index.js";
 import { type Ctx, HttpError, Router } from "./http.js";
 import { type GlobalRole, type Permission, type Principal, type ProjectRole, type ProjectStatus, GLOBAL_ROLES, PROJECT_ROLES, PROJECT_STATUSES, can, isGlobalRole, isProjectRole } from "./permissions.js";
-import { JobRequestError, submitJobRequest } from "./requests.js";
+import { JobRequestError, redactRepo, repoAllowed, submitJobRequest } from "./requests.js";
 import {
   type Backend,
+  type Incident,
   type Job,
   type JobReport,
   type JobRequest,
   type JobRequestFilter,
+  type NewRelease,
   type Project,
+  type PublishRequest,
+  type PublishStatus,
+  type Release,
+  type ReleaseFileEntry,
+  type ReleasedFile,
   type RequestStatus,
   type Store,
+  type User,
   type Workspace,
   JOB_STATUSES,
+  PUBLISH_STATUSES,
   REQUEST_STATUSES,
   StoreError,
 } from "./store.js";
@@ -37,6 +53,10 @@ export interface App {
   log: JobLogCache;
   /** Aborted when the server closes, which ends every long poll at once. */
   closing: AbortSignal;
+  /** Where released files' bytes are kept. */
+  releases: ReleaseFolder;
+  /** Where workspaces' repositories may be (requests.ts, repoAllowed). */
+  allowedRepos: readonly string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -195,6 +215,66 @@ async function audit(app: App, who: string, action: string, subject: string, det
 }
 
 // ---------------------------------------------------------------------------
+// Logging in: one password check for the login form and for the backend
+// services (Airlock), so that both share one throttle. A guess made through
+// Airlock counts against the account exactly as one made on the form.
+
+export const LOGIN_WINDOW_MINUTES = 15;
+export const MAX_FAILURES_PER_USER = 5;
+export const MAX_FAILURES_PER_ADDRESS = 20;
+
+export interface LoginAttempt {
+  username: string;
+  password: string;
+  /** Where it comes from, for the per-address count and the log: the browser's address, or the backend a service asks through. */
+  address: string;
+  /** Who asked, for failures (no user is known then): "anonymous" for the form, the backend for its services. */
+  actor: string;
+  /** Added to the audit entries (the backend, for a login through one). */
+  details?: JsonObject;
+}
+
+/**
+ * The user, if the password is theirs and neither the account nor the address
+ * has failed too often of late. Otherwise, once the failure is in the audit
+ * log, an HttpError: 400 (nothing given), 401 (wrong username or password, the
+ * same answer and the same scrypt work for an unknown user) or 429 (too many
+ * failures, even with the right password). Failures are counted in the
+ * database, so the throttle holds across processes.
+ */
+export async function attemptLogin(app: App, attempt: LoginAttempt): Promise<User> {
+  const { username, password, address } = attempt;
+  const now = app.clock();
+  const since = new Date(now.getTime() - LOGIN_WINDOW_MINUTES * 60_000).toISOString();
+  // Keys are case-folded so that ALICE and alice share one count.
+  const userKey = `user:${username.toLowerCase()}`;
+  const addressKey = `address:${address}`;
+  const refuse = async (reason: string, status: number, message: string, headers: Record<string, string> = {}): Promise<HttpError> => {
+    await app.audit.append({ actor: attempt.actor, action: "login.failure", subject: `user:${username}`, details: { address, reason, ...attempt.details } });
+    return new HttpError(status, message, {}, headers);
+  };
+  if (username === "" || password === "") throw await refuse("empty", 400, "Give your username and your password.");
+  const [userFailures, addressFailures] = await Promise.all([app.store.loginFailures(userKey, since), app.store.loginFailures(addressKey, since)]);
+  if (userFailures >= MAX_FAILURES_PER_USER || addressFailures >= MAX_FAILURES_PER_ADDRESS) {
+    // The count drops as failures leave the window; the whole window is the longest wait.
+    const retry = new Date(now.getTime() + LOGIN_WINDOW_MINUTES * 60_000);
+    const who = userFailures >= MAX_FAILURES_PER_USER ? `this account (${MAX_FAILURES_PER_USER} in ${LOGIN_WINDOW_MINUTES} minutes)` : `this address (${MAX_FAILURES_PER_ADDRESS} in ${LOGIN_WINDOW_MINUTES} minutes)`;
+    const when = retry.toISOString().slice(11, 16);
+    throw await refuse("throttled", 429, `Too many failed logins for ${who}. Try again after ${when} UTC (in ${LOGIN_WINDOW_MINUTES} minutes).`, { "Retry-After": String(LOGIN_WINDOW_MINUTES * 60) });
+  }
+  const user = await app.store.checkPassword(username, password);
+  if (!user) {
+    await app.store.recordLoginFailure(userKey, since);
+    await app.store.recordLoginFailure(addressKey, since);
+    throw await refuse("wrong username or password", 401, "The username or the password is wrong.");
+  }
+  // Only the account's count: clearing the address's would let one good login reset an attacker's guesses at others.
+  await app.store.clearLoginFailures(userKey);
+  await app.audit.append({ actor: user.username, action: "login", subject: `user:${user.username}`, details: { address, ...attempt.details } });
+  return user;
+}
+
+// ---------------------------------------------------------------------------
 // The operations
 
 export interface RunInput {
@@ -223,7 +303,17 @@ export async function requestJobs(app: App, ctx: Ctx, input: RunInput): Promise<
   if (problems.length > 0) return refuse(problems);
   let request: JobRequest;
   try {
-    request = await submitJobRequest({ store: app.store, workspace: workspace.name, backend: input.backend, commit: input.commit, actions: input.actions, force: input.force, requester: principal.username, policy: app.policy });
+    request = await submitJobRequest({
+      store: app.store,
+      workspace: workspace.name,
+      backend: input.backend,
+      commit: input.commit,
+      actions: input.actions,
+      force: input.force,
+      requester: principal.username,
+      policy: app.policy,
+      allowedRepos: app.allowedRepos,
+    });
   } catch (e) {
     if (e instanceof JobRequestError) return refuse(e.problems);
     if (e instanceof StoreError) return refuse([e.message]);
@@ -249,6 +339,12 @@ export async function cancelJobs(app: App, ctx: Ctx, identifier: string): Promis
 export async function createWorkspace(app: App, ctx: Ctx, number: number, input: { name: string; repo: string; branch: string }): Promise<Workspace> {
   const project = await loadProject(app, number);
   const principal = await ctx.authorize("workspace.create", project);
+  // Deny by default: a workspace is a way to make the job server and the agent read a repository.
+  const place = repoAllowed(input.repo, app.allowedRepos);
+  if (!place.allowed) {
+    await audit(app, principal.username, "workspace.refuse", `project:${number}`, { name: input.name, repo: redactRepo(input.repo), reason: place.message });
+    throw new HttpError(400, place.message);
+  }
   const workspace = await guarded(() => app.store.createWorkspace({ project: number, ...input }));
   await audit(app, principal.username, "workspace.create", `workspace:${workspace.name}`, { project: number, repo: workspace.repo, branch: workspace.branch });
   return workspace;
@@ -498,8 +594,28 @@ export function registerApi(router: Router, app: App): void {
   router.get(`${v1}/workspaces/:name`, async (ctx) => {
     const { workspace, project } = await loadWorkspace(app, ctx.params.name!);
     await requireViewProject(ctx, project);
-    ctx.json({ workspace, project });
+    ctx.json({ workspace, project, incidents: workspace.restricted ? await app.store.listIncidents({ workspace: workspace.name, open: true }) : [] });
   });
+
+  router.get(`${v1}/workspaces/:name/released`, async (ctx) => {
+    const { workspace, files } = await releasedFiles(app, ctx, ctx.params.name!);
+    ctx.json({
+      workspace: workspace.name,
+      files: files.map((f) => ({
+        release: f.release,
+        request: f.request,
+        name: f.name,
+        size: f.size,
+        sha256: f.sha256,
+        date: f.date,
+        releasedBy: f.releasedBy,
+        released: f.released,
+        download: releasedFileUrl(`${v1}/releases`, f.release, f.name),
+      })),
+    });
+  });
+
+  router.get(`${v1}/releases/:id/file`, (ctx) => downloadReleasedFile(app, ctx));
 
   router.post(`${v1}/workspaces/:name/archive`, async (ctx) => {
     const body = await ctx.jsonBody();
@@ -547,6 +663,8 @@ export function registerApi(router: Router, app: App): void {
     await addBackendMember(app, ctx, ctx.params.name!, field(body, "user", `POST ${ctx.path}`));
     ctx.json({ backend: ctx.params.name!, user: body.user });
   });
+
+  registerPublishingApi(router, app, v1);
 }
 
 // ---------------------------------------------------------------------------
@@ -574,12 +692,18 @@ interface AgentCall {
   actor: string;
 }
 
-async function agentCall(app: App, ctx: Ctx): Promise<AgentCall> {
+/** The backend a call comes from, by its token (the agents' and the backend services' calls alike); 401 otherwise. */
+async function callingBackend(app: App, ctx: Ctx, who: string): Promise<Backend> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(ctx.req.headers.authorization ?? "");
   const name = ctx.req.headers["enclave-backend"];
-  if (!m || typeof name !== "string" || name === "") throw new HttpError(401, "an agent sends Authorization: Bearer <backend token> and Enclave-Backend: <backend name>");
+  if (!m || typeof name !== "string" || name === "") throw new HttpError(401, `${who} sends Authorization: Bearer <backend token> and Enclave-Backend: <backend name>`);
   const backend = await app.store.authenticateBackend(name, m[1]!);
   if (!backend) throw new HttpError(401, `the token is not backend ${JSON.stringify(name)}'s current token (or there is no such backend)`);
+  return backend;
+}
+
+async function agentCall(app: App, ctx: Ctx): Promise<AgentCall> {
+  const backend = await callingBackend(app, ctx, "an agent");
   const body = await ctx.jsonBody();
   const agent = body.agent;
   if (typeof agent !== "string" || !NAME.test(agent)) throw new HttpError(400, `${ctx.path}: "agent" must be the agent's name (letters, digits, '.', '_', '-')`);
@@ -725,5 +849,549 @@ export function registerAgent(router: Router, app: App): void {
     const call = await agentCall(app, ctx);
     const running = stringList(call.body, "running", ctx.path);
     ctx.json({ cancel: running.length === 0 ? [] : await app.store.cancellationsFor(call.backend.name, running) });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The backend services' protocol (docs/api.md): Airlock, inside a backend,
+// logs people in with their job server account, re-checks their access, reads
+// workspaces, and sends released files out. It authenticates as its backend,
+// with the backend's token, like the agents.
+
+/** The largest released file taken, in bytes; the JSON bodies keep their own, smaller limit. */
+export const RELEASE_FILE_LIMIT = 64 * 1024 * 1024;
+const MAX_RELEASE_FILES = 1000;
+const MAX_TEXT = 200;
+
+/**
+ * What someone may see through the backend's services: the projects over
+ * whose outputs they hold a permission (release.view or
+ * output.view_unreleased), and those projects' workspaces. That is every
+ * member, with either project role, also once the project has finished
+ * (release.view outlives it; Airlock decides level 4 access from the roles and
+ * the project's status, through the same `can`), and OutputCheckers, who
+ * review every workspace's requests, over every project. The other global
+ * roles hold no permission over outputs and see none: a ServiceAdministrator
+ * sees projects on the job server to run them, which is not access to their
+ * files.
+ */
+const SEE_OUTPUTS: readonly Permission[] = ["release.view", "output.view_unreleased"];
+
+const projectShape = (p: Project) => ({ number: p.number, name: p.name, status: p.status, category: p.category });
+const workspaceShape = (w: Workspace) => ({ name: w.name, project: w.project, archived: w.archived, repo: w.repo, branch: w.branch });
+const userShape = (u: User) => ({ username: u.username, fullName: u.fullName });
+
+export async function accessOf(app: App, username: string): Promise<JsonObject> {
+  const principal = await app.store.principal(username);
+  const projects = (await app.store.listProjects()).filter((p) => SEE_OUTPUTS.some((perm) => can(principal, perm, p)));
+  const numbers = new Set(projects.map((p) => p.number));
+  const workspaces = (await app.store.listWorkspaces()).filter((w) => numbers.has(w.project));
+  return {
+    globalRoles: [...principal.globalRoles],
+    projectRoles: Object.entries(principal.projectRoles).map(([project, roles]) => ({ project: Number(project), roles: [...roles] })),
+    projects: projects.map(projectShape),
+    workspaces: workspaces.map(workspaceShape),
+  };
+}
+
+function releaseShape(r: Release) {
+  return {
+    id: r.id,
+    workspace: r.workspace,
+    request: r.request,
+    releasedBy: r.releasedBy,
+    created: r.created,
+    complete: r.completed !== null,
+    completed: r.completed,
+    files: r.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, date: f.date, received: f.received !== null })),
+  };
+}
+
+/** Short free text (a request id, a user name): no control characters, which could forge lines in a log or a page. */
+function shortText(v: unknown, what: string): string {
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return String(v);
+  if (typeof v !== "string" || v.trim() === "" || v.length > MAX_TEXT || hasControl(v)) throw new HttpError(400, `${what} must be a non-empty string of at most ${MAX_TEXT} characters, without control characters`);
+  return v.trim();
+}
+
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 32 || c === 127) return true;
+  }
+  return false;
+}
+
+/**
+ * A released file's name: its path in the workspace. It is shown to members
+ * and used for the download's file name, never as a path on this server (the
+ * bytes are kept under their sha256), but a name that could climb out of the
+ * workspace or hide characters is refused all the same; and only level 4 file
+ * types are taken, as Airlock takes only those.
+ */
+function releaseFileName(v: unknown, at: string): string {
+  if (typeof v !== "string" || v === "" || v.length > 1000) throw new HttpError(400, `${at}.name must be the file's path in the workspace (at most 1000 characters)`);
+  if (v.startsWith("/") || v.includes("\\") || hasControl(v) || v.split("/").some((s) => s === "" || s === "." || s === "..")) {
+    throw new HttpError(400, `${at}.name ${JSON.stringify(v)} must be a relative path inside the workspace: no leading "/", no "." or ".." or empty segments, no backslashes or control characters`);
+  }
+  const extension = path.posix.extname(v).toLowerCase();
+  if (!LEVEL4_EXTENSIONS.includes(extension)) throw new HttpError(400, `${at}.name ${JSON.stringify(v)}: only level 4 files are released (${LEVEL4_EXTENSIONS.join(" ")}), not ${extension === "" ? "a file without an extension" : `"${extension}"`}`);
+  return v;
+}
+
+function releaseInput(body: Record<string, unknown>, where: string, backend: string, limit: number): NewRelease {
+  const workspace = field(body, "workspace", where);
+  const request = shortText(body.request, `${where}: "request" (Airlock's request id)`);
+  const releasedBy = shortText(body.releasedBy, `${where}: "releasedBy"`);
+  const list = body.files;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_RELEASE_FILES) throw new HttpError(400, `${where}: "files" must be a list of 1 to ${MAX_RELEASE_FILES} files`);
+  const files: ReleaseFileEntry[] = list.map((f: unknown, i) => {
+    const at = `${where}: files[${i}]`;
+    if (typeof f !== "object" || f === null || Array.isArray(f)) throw new HttpError(400, `${at} must be an object {name, size, sha256, date}`);
+    const r = f as Record<string, unknown>;
+    const name = releaseFileName(r.name, at);
+    if (typeof r.size !== "number" || !Number.isSafeInteger(r.size) || r.size < 0) throw new HttpError(400, `${at}.size must be the file's size, a whole number of bytes`);
+    if (r.size > limit) throw new HttpError(400, `${at}.size: ${JSON.stringify(name)} is ${r.size} bytes, over the ${limit} bytes a released file may have`);
+    if (typeof r.sha256 !== "string" || !/^[0-9a-fA-F]{64}$/.test(r.sha256)) throw new HttpError(400, `${at}.sha256 must be the file's SHA-256, 64 hex digits`);
+    if (typeof r.date !== "string" || r.date.length > 40 || Number.isNaN(Date.parse(r.date))) throw new HttpError(400, `${at}.date must be an ISO 8601 time`);
+    return { name, size: r.size, sha256: r.sha256.toLowerCase(), date: r.date };
+  });
+  return { workspace, backend, request, releasedBy, files };
+}
+
+/**
+ * The folder that holds released files' bytes, each under its sha256
+ * (objects/ab/ab12...), so a file released twice is kept once and a name never
+ * becomes a path. An upload is written to tmp/ in the same folder while it is
+ * hashed, and moved into place only once its size and hash match the list:
+ * nothing unchecked is ever where a download would find it. Folders are made
+ * when the first file arrives, so a server that never receives one leaves no
+ * trace.
+ */
+export class ReleaseFolder {
+  readonly dir: string;
+
+  constructor(
+    dir: string,
+    /** The largest file taken, in bytes. */
+    readonly fileLimit: number = RELEASE_FILE_LIMIT,
+  ) {
+    this.dir = path.resolve(dir);
+  }
+
+  /** Writes the bytes to a temporary file, counting and hashing them; the caller keeps or discards it. */
+  async take(body: AsyncIterable<Buffer>): Promise<{ temp: string; size: number; sha256: string }> {
+    const tmp = path.join(this.dir, "tmp");
+    await fs.mkdir(tmp, { recursive: true, mode: 0o700 });
+    const temp = path.join(tmp, `${randomBytes(12).toString("hex")}.part`);
+    const handle = await fs.open(temp, "wx", 0o600);
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        hash.update(chunk);
+        size += chunk.length;
+        for (let at = 0; at < chunk.length; ) at += (await handle.write(chunk, at)).bytesWritten;
+      }
+      // On disk before the database says it was received.
+      await handle.sync();
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(temp, { force: true });
+      throw e;
+    }
+    await handle.close();
+    return { temp, size, sha256: hash.digest("hex") };
+  }
+
+  /** Moves a checked temporary file into place; returns where it is, relative to the folder. A rename is atomic, and the same hash means the same bytes, so a file kept already is simply replaced by its twin. */
+  async keep(temp: string, sha256: string): Promise<string> {
+    const stored = `objects/${sha256.slice(0, 2)}/${sha256}`;
+    const target = this.path(stored);
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    await fs.rename(temp, target);
+    return stored;
+  }
+
+  async discard(temp: string): Promise<void> {
+    await fs.rm(temp, { force: true });
+  }
+
+  /** The file at a location `keep` returned; anything else is refused, so a changed row cannot point elsewhere on disk. */
+  path(stored: string): string {
+    if (!/^objects\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(stored)) throw new Error(`${JSON.stringify(stored)} is not where the releases folder keeps a file`);
+    return path.join(this.dir, ...stored.split("/"));
+  }
+}
+
+export function registerBackend(router: Router, app: App): void {
+  const base = "/api/backend";
+  const actor = (b: Backend): string => `backend:${b.name}`;
+
+  router.post(`${base}/login`, async (ctx) => {
+    const backend = await callingBackend(app, ctx, "a backend service");
+    const where = `POST ${ctx.path}`;
+    const body = await ctx.jsonBody();
+    if (typeof body.username !== "string" || typeof body.password !== "string") throw new HttpError(400, `${where}: "username" and "password" must be strings`);
+    // The address the person reached the service from, if it says: without it, every login through the backend counts as from one address.
+    const seen = body.address === undefined ? undefined : shortText(body.address, `${where}: "address"`);
+    const user = await attemptLogin(app, {
+      username: body.username.trim(),
+      password: body.password,
+      address: seen === undefined ? actor(backend) : `${actor(backend)}/${seen}`,
+      actor: actor(backend),
+      details: { backend: backend.name },
+    });
+    ctx.json({ user: userShape(user), access: await accessOf(app, user.username) });
+  });
+
+  router.get(`${base}/access/:username`, async (ctx) => {
+    const backend = await callingBackend(app, ctx, "a backend service");
+    const name = ctx.params.username!;
+    const user = NAME.test(name) ? await app.store.getUser(name) : undefined;
+    if (!user) throw new HttpError(404, `there is no user named ${JSON.stringify(name)}`);
+    const access = await accessOf(app, user.username);
+    await audit(app, actor(backend), "backend.access", `user:${user.username}`, { globalRoles: access.globalRoles!, projectRoles: access.projectRoles! });
+    ctx.json({ user: userShape(user), access });
+  });
+
+  router.get(`${base}/workspaces/:name`, async (ctx) => {
+    const backend = await callingBackend(app, ctx, "a backend service");
+    const { workspace, project } = await loadWorkspace(app, ctx.params.name!);
+    await audit(app, actor(backend), "backend.workspace", `workspace:${workspace.name}`, { project: project.number });
+    ctx.json({ workspace: workspaceShape(workspace), project: projectShape(project) });
+  });
+
+  router.post(`${base}/releases`, async (ctx) => {
+    const backend = await callingBackend(app, ctx, "a backend service");
+    const where = `POST ${ctx.path}`;
+    const input = releaseInput(await ctx.jsonBody(), where, backend.name, app.releases.fileLimit);
+    const { workspace, project } = await loadWorkspace(app, input.workspace);
+    // As Airlock's own rule: nothing starts leaving a workspace that is archived, or a project that has ended.
+    const blocked = workspace.archived
+      ? `workspace ${workspace.name} is archived: nothing more is released from it`
+      : project.status !== "ongoing"
+        ? `project ${project.number} is ${project.status}: nothing more is released from it`
+        : undefined;
+    let result: { release: Release; created: boolean };
+    try {
+      result = await app.store.createRelease(input, blocked === undefined ? {} : { refuseNew: blocked });
+    } catch (e) {
+      if (e instanceof StoreError && e.kind === "conflict") await audit(app, actor(backend), "release.refuse", `workspace:${workspace.name}`, { request: input.request, reason: e.message });
+      return fromStoreError(e);
+    }
+    const { release, created } = result;
+    await audit(app, actor(backend), created ? "release.create" : "release.repeat", `release:${release.id}`, {
+      workspace: release.workspace,
+      project: release.project,
+      request: release.request,
+      released_by: release.releasedBy,
+      files: release.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 })),
+    });
+    ctx.json({ release: releaseShape(release) }, created ? 201 : 200);
+  });
+
+  router.put(`${base}/releases/:id/files`, async (ctx) => {
+    const backend = await callingBackend(app, ctx, "a backend service");
+    const id = ctx.params.id!;
+    const release = IDENTIFIER.test(id) ? await app.store.getRelease(id) : undefined;
+    if (!release || release.backend !== backend.name) throw new HttpError(404, `backend ${backend.name} has no release ${JSON.stringify(id)}`);
+    const name = ctx.query.get("name");
+    if (!name) throw new HttpError(400, `PUT ${ctx.path}: say which file with ?name=<the file's name, URL-encoded>`);
+    const entry = release.files.find((f) => f.name === name);
+    if (!entry) throw new HttpError(404, `release ${id} lists no file named ${JSON.stringify(name)}`);
+    const refuse = async (got: { size: number; sha256?: string }, message: string, headers: Record<string, string> = {}): Promise<never> => {
+      await audit(app, actor(backend), "release.file_refuse", `release:${id}`, { name, expected: { size: entry.size, sha256: entry.sha256 }, received: got });
+      throw new HttpError(409, message, {}, headers);
+    };
+    const declared = ctx.req.headers["content-length"];
+    // Refused before a byte is read; the connection closes, as the body is left unread.
+    if (declared !== undefined && Number(declared) !== entry.size) {
+      return refuse({ size: Number(declared) }, `${JSON.stringify(name)} of release ${id} is ${entry.size} bytes by the list, but ${declared} bytes were sent: nothing was kept`, { Connection: "close" });
+    }
+    const got = await app.releases.take(ctx.bodyStream(app.releases.fileLimit));
+    if (got.size !== entry.size || got.sha256 !== entry.sha256) {
+      await app.releases.discard(got.temp);
+      const what = got.size !== entry.size ? `${got.size} bytes arrived, not the ${entry.size} of the list` : `what arrived hashes to ${got.sha256}, not the list's ${entry.sha256}`;
+      return refuse({ size: got.size, sha256: got.sha256 }, `${JSON.stringify(name)} of release ${id}: ${what}; nothing was kept: send the file again`);
+    }
+    const stored = await app.releases.keep(got.temp, got.sha256);
+    const received = await guarded(() => app.store.receiveReleaseFile(id, name, stored));
+    await audit(app, actor(backend), "release.file_receive", `release:${id}`, { name, size: got.size, sha256: got.sha256, again: !received.received });
+    if (received.completed) {
+      await audit(app, actor(backend), "release.complete", `release:${id}`, { workspace: release.workspace, project: release.project, request: release.request, files: release.files.length });
+    }
+    ctx.json({ file: { name, size: entry.size, sha256: entry.sha256, received: true } });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Released files, outside: listed for and downloaded by those with
+// release.view on the project (members; OutputCheckers), on the pages and in
+// the API. Only complete releases are shown: a half-arrived release has not
+// been released.
+
+export async function releasedFiles(app: App, ctx: Ctx, workspaceName: string): Promise<{ workspace: Workspace; project: Project; files: ReleasedFile[] }> {
+  const { workspace, project } = await loadWorkspace(app, workspaceName);
+  await ctx.authorize("release.view", project, `see the released files of workspace ${workspace.name}`);
+  return { workspace, project, files: await app.store.listReleasedFiles(workspace.name) };
+}
+
+/** Where a released file is downloaded from: `base` is "/api/v1/releases" or the page's "/releases". */
+export function releasedFileUrl(base: string, release: string, name: string): string {
+  return `${base}/${encodeURIComponent(release)}/file?name=${encodeURIComponent(name)}`;
+}
+
+// Every download is an attachment, so no released file is ever shown inside
+// the job server's origin: an SVG or HTML file may hold script. The sandbox
+// CSP stops it even if a browser were to render it anyway.
+const DOWNLOAD_TYPES: Readonly<Record<string, string>> = {
+  ".csv": "text/csv; charset=utf-8",
+  ".txt": "text/plain; charset=utf-8",
+  ".log": "text/plain; charset=utf-8",
+  ".md": "text/markdown; charset=utf-8",
+  ".json": "application/json",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".svg": "image/svg+xml",
+  ".html": "text/html; charset=utf-8",
+};
+
+export function downloadType(name: string): string {
+  return DOWNLOAD_TYPES[path.posix.extname(name).toLowerCase()] ?? "application/octet-stream";
+}
+
+/** `attachment`, with the file's own name (an ASCII stand-in for old clients, the UTF-8 name for the rest). */
+function attachment(name: string): string {
+  const base = path.posix.basename(name);
+  const ascii = base.replace(/[^A-Za-z0-9._-]/g, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`;
+}
+
+/** GET .../releases/:id/file?name=: the bytes of a file of a complete release, for release.view on its project; audited. */
+export async function downloadReleasedFile(app: App, ctx: Ctx): Promise<void> {
+  const id = ctx.params.id!;
+  const release = IDENTIFIER.test(id) ? await app.store.getRelease(id) : undefined;
+  if (!release) throw new HttpError(404, `there is no release ${JSON.stringify(id)}`);
+  const project = await loadProject(app, release.project);
+  const principal = await ctx.authorize("release.view", project, `download the files of release ${id}`);
+  if (release.completed === null) throw new HttpError(404, `release ${id} is not complete yet: its files are still arriving from the backend`);
+  const name = ctx.query.get("name");
+  if (!name) throw new HttpError(400, `${ctx.path}: say which file with ?name=<the file's name, URL-encoded>`);
+  const file = release.files.find((f) => f.name === name);
+  if (!file || file.stored === null) throw new HttpError(404, `release ${id} has no file named ${JSON.stringify(name)}`);
+  const handle = await fs.open(app.releases.path(file.stored), "r");
+  let size: number;
+  try {
+    size = (await handle.stat()).size;
+    // The folder is the server's alone; bytes of another size were changed behind its back, and are not handed out.
+    if (size !== file.size) throw new Error(`the releases folder holds ${size} bytes for ${JSON.stringify(name)} of release ${id} (${file.sha256}), not the ${file.size} received`);
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+  await audit(app, principal.username, "release.download", `release:${id}`, { workspace: release.workspace, project: release.project, name, sha256: file.sha256 });
+  await ctx.stream(handle.createReadStream(), size, downloadType(name), {
+    "Content-Disposition": attachment(name),
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Publishing released files, and incidents.
+//
+// The seeds: researchers never put results into their study's repository
+// themselves, as the repository becomes public and its history keeps whatever
+// reaches it. Released files reach it only through a publish request: a
+// member of the project asks for some files of complete releases, an
+// OutputPublisher (snapshot.publish) other than the requester approves, and
+// an operator's `enclave publish` commits them (src/cli/publish.ts). A
+// ProjectCollaborator sees released files but may not ask: collaborators
+// "never publish them" (shared/reference/permissions.md).
+//
+// An incident (a leak cleaned from a workspace's repository, opened by
+// `enclave breach clean --workspace`) restricts the workspace until a
+// StaffAreaAdministrator (user.manage: the staff area's own permission)
+// closes it with a note saying what was done.
+
+const MAX_NOTE_TEXT = 2000;
+
+/** Whether the user may ask for a workspace's released files to be published: release.view as a member in a role other than ProjectCollaborator. */
+export function mayRequestPublish(principal: Principal | undefined, project: Project): boolean {
+  if (principal === undefined || !can(principal, "release.view", project)) return false;
+  return (principal.projectRoles[project.number] ?? []).some((role) => role !== "ProjectCollaborator");
+}
+
+export async function loadPublishRequest(app: App, identifier: string): Promise<PublishRequest> {
+  const request = IDENTIFIER.test(identifier) ? await app.store.getPublishRequest(identifier) : undefined;
+  if (!request) throw new HttpError(404, `there is no publish request ${JSON.stringify(identifier)}`);
+  return request;
+}
+
+export async function loadIncident(app: App, identifier: string): Promise<Incident> {
+  const incident = IDENTIFIER.test(identifier) ? await app.store.getIncident(identifier) : undefined;
+  if (!incident) throw new HttpError(404, `there is no incident ${JSON.stringify(identifier)}`);
+  return incident;
+}
+
+/** Who may see a publish request: OutputPublishers, and those who see the workspace's released files. */
+async function requireViewPublishRequest(app: App, ctx: Ctx, request: PublishRequest): Promise<void> {
+  await ctx.authorize(["snapshot.publish", "release.view"], await loadProject(app, request.project), `see publish request ${request.id}`);
+}
+
+const publishedFiles = (r: PublishRequest) => r.files.map((f) => ({ release: f.release, name: f.name, sha256: f.sha256 }));
+
+export interface PublishInput {
+  workspace: string;
+  files: { release: string; name: string }[];
+  note: string;
+}
+
+export async function requestPublish(app: App, ctx: Ctx, input: PublishInput): Promise<PublishRequest> {
+  const { workspace, project } = await loadWorkspace(app, input.workspace);
+  const what = `ask for the released files of workspace ${workspace.name} to be published`;
+  const principal = await ctx.authorize("release.view", project, what);
+  if (!mayRequestPublish(principal, project)) {
+    throw new HttpError(403, `${principal.username} may not ${what}: that needs membership of project ${project.number} in a role other than ProjectCollaborator (collaborators never publish)`);
+  }
+  let request: PublishRequest;
+  try {
+    request = await app.store.createPublishRequest({ workspace: workspace.name, requester: principal.username, note: input.note, files: input.files });
+  } catch (e) {
+    if (e instanceof StoreError) await audit(app, principal.username, "publish_request.refuse", `workspace:${workspace.name}`, { files: input.files.map((f) => ({ ...f })), reason: e.message });
+    return fromStoreError(e);
+  }
+  await audit(app, principal.username, "publish_request.create", `publish_request:${request.id}`, { workspace: workspace.name, project: project.number, files: publishedFiles(request), note: request.note });
+  return request;
+}
+
+/** Approves or rejects a pending request: snapshot.publish, and never one's own request (a second person decides). */
+export async function decidePublish(app: App, ctx: Ctx, identifier: string, status: "approved" | "rejected", note: string): Promise<PublishRequest> {
+  const verb = status === "approved" ? "approve" : "reject";
+  const principal = await ctx.authorize("snapshot.publish", undefined, `${verb} publish requests`);
+  const before = await loadPublishRequest(app, identifier);
+  if (before.requester === principal.username) throw new HttpError(403, `${principal.username} may not ${verb} their own publish request ${identifier}: another OutputPublisher must`);
+  let after: PublishRequest;
+  try {
+    after = await app.store.decidePublishRequest(identifier, { status, by: principal.username, note });
+  } catch (e) {
+    if (e instanceof StoreError && e.kind === "conflict") await audit(app, principal.username, "publish_request.decide_refuse", `publish_request:${identifier}`, { to: status, reason: e.message });
+    return fromStoreError(e);
+  }
+  await audit(app, principal.username, `publish_request.${verb}`, `publish_request:${identifier}`, {
+    workspace: after.workspace,
+    project: after.project,
+    requester: after.requester,
+    files: publishedFiles(after),
+    note,
+  });
+  return after;
+}
+
+export async function closeIncident(app: App, ctx: Ctx, identifier: string, note: string): Promise<Incident> {
+  const principal = await ctx.authorize("user.manage", undefined, "close incidents");
+  await loadIncident(app, identifier);
+  const incident = await guarded(() => app.store.closeIncident(identifier, { by: principal.username, note }));
+  await audit(app, principal.username, "incident.close", `incident:${identifier}`, { workspace: incident.workspace, project: incident.project, opened: incident.opened, opened_by: incident.openedBy, note: incident.closeNote ?? "" });
+  return incident;
+}
+
+/** A free-text note (a reason, what was done): lines allowed, other control characters not. */
+export function noteText(v: unknown, what: string, required = false): string {
+  if (v === undefined || v === null) {
+    if (required) throw new HttpError(400, `${what} is required`);
+    return "";
+  }
+  if (typeof v !== "string" || v.length > MAX_NOTE_TEXT || hasControl(v.replace(/[\n\r\t]/g, " "))) {
+    throw new HttpError(400, `${what} must be text of at most ${MAX_NOTE_TEXT} characters, without control characters other than line breaks and tabs`);
+  }
+  if (required && v.trim() === "") throw new HttpError(400, `${what} must not be empty`);
+  return v.trim();
+}
+
+/** A publish request as the API shows it: where the bytes are kept stays the server's own. */
+export function publishRequestShape(r: PublishRequest) {
+  return {
+    id: r.id,
+    workspace: r.workspace,
+    project: r.project,
+    requester: r.requester,
+    note: r.note,
+    created: r.created,
+    status: r.status,
+    decidedBy: r.decidedBy,
+    decided: r.decided,
+    decisionNote: r.decisionNote,
+    published: r.published,
+    publishedBy: r.publishedBy,
+    commit: r.commit,
+    branch: r.branch,
+    files: r.files.map((f) => ({ release: f.release, request: f.request, name: f.name, size: f.size, sha256: f.sha256, releasedBy: f.releasedBy, released: f.released })),
+  };
+}
+
+function publishFilesInput(body: Record<string, unknown>, where: string): { release: string; name: string }[] {
+  const list = body.files;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_RELEASE_FILES) throw new HttpError(400, `${where}: "files" must be a list of 1 to ${MAX_RELEASE_FILES} files, each {release, name}`);
+  return list.map((f: unknown, i) => {
+    const r = (typeof f === "object" && f !== null && !Array.isArray(f) ? f : {}) as Record<string, unknown>;
+    if (typeof r.release !== "string" || !IDENTIFIER.test(r.release)) throw new HttpError(400, `${where}: files[${i}].release must be a release's id (16 hex digits)`);
+    if (typeof r.name !== "string" || r.name === "" || r.name.length > 1000) throw new HttpError(400, `${where}: files[${i}].name must be the released file's name`);
+    return { release: r.release, name: r.name };
+  });
+}
+
+function registerPublishingApi(router: Router, app: App, v1: string): void {
+  router.get(`${v1}/publish-requests`, async (ctx) => {
+    const status = ctx.query.get("status") || undefined;
+    if (status !== undefined && !(PUBLISH_STATUSES as readonly string[]).includes(status)) throw new HttpError(400, `status=${JSON.stringify(status)}: use one of ${PUBLISH_STATUSES.join(", ")}`);
+    const name = ctx.query.get("workspace") || undefined;
+    // Every request is the OutputPublishers' to see; a workspace's are also for those who see its released files.
+    if (name === undefined) await ctx.authorize("snapshot.publish", undefined, "list every publish request");
+    else await ctx.authorize(["snapshot.publish", "release.view"], (await loadWorkspace(app, name)).project, `see the publish requests of workspace ${name}`);
+    const requests = await app.store.listPublishRequests({ ...(status ? { status: status as PublishStatus } : {}), ...(name ? { workspace: name } : {}) }, MAX_PAGE_SIZE);
+    ctx.json({ publishRequests: requests.map(publishRequestShape) });
+  });
+
+  router.post(`${v1}/publish-requests`, async (ctx) => {
+    const where = `POST ${ctx.path}`;
+    const body = await ctx.jsonBody();
+    const request = await requestPublish(app, ctx, { workspace: field(body, "workspace", where), files: publishFilesInput(body, where), note: noteText(body.note, `${where}: "note"`) });
+    ctx.json({ publishRequest: publishRequestShape(request) }, 201, { Location: `${v1}/publish-requests/${request.id}` });
+  });
+
+  router.get(`${v1}/publish-requests/:id`, async (ctx) => {
+    const request = await loadPublishRequest(app, ctx.params.id!);
+    await requireViewPublishRequest(app, ctx, request);
+    ctx.json({ publishRequest: publishRequestShape(request) });
+  });
+
+  for (const [verb, status] of [["approve", "approved"], ["reject", "rejected"]] as const) {
+    router.post(`${v1}/publish-requests/:id/${verb}`, async (ctx) => {
+      const body = await ctx.jsonBody();
+      const request = await decidePublish(app, ctx, ctx.params.id!, status, noteText(body.note, `POST ${ctx.path}: "note"`));
+      ctx.json({ publishRequest: publishRequestShape(request) });
+    });
+  }
+
+  router.get(`${v1}/incidents`, async (ctx) => {
+    await ctx.authorize("user.manage", undefined, "list incidents");
+    const open = ctx.query.get("open");
+    if (open !== null && open !== "true" && open !== "false") throw new HttpError(400, `open=${JSON.stringify(open)}: use true or false`);
+    ctx.json({ incidents: await app.store.listIncidents(open === null ? {} : { open: open === "true" }) });
+  });
+
+  router.get(`${v1}/incidents/:id`, async (ctx) => {
+    const incident = await loadIncident(app, ctx.params.id!);
+    // Staff, and those who see the workspace (its page shows the incident too).
+    if (!(await ctx.can("user.manage"))) await requireViewProject(ctx, await loadProject(app, incident.project));
+    ctx.json({ incident });
+  });
+
+  router.post(`${v1}/incidents/:id/close`, async (ctx) => {
+    const body = await ctx.jsonBody();
+    ctx.json({ incident: await closeIncident(app, ctx, ctx.params.id!, noteText(body.note, `POST ${ctx.path}: "note"`, true)) });
   });
 }

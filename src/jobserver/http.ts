@@ -11,11 +11,13 @@
 //   - an API token: `Authorization: Bearer <token>`, for the JSON API only (no
 //     cookie is involved, so no CSRF token is needed);
 //   - nobody: the public pages and the public part of the API.
-// The agent protocol (/api/agent) authenticates backends itself (api.ts) and
-// ignores both.
+// The agent protocol (/api/agent) and the backend services' protocol
+// (/api/backend) authenticate backends themselves (api.ts) and ignore both.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { type Permission, type Principal, type ProjectRef, can } from "./permissions.js";
 import type { Session, User } from "./store.js";
 
@@ -228,6 +230,24 @@ export class Ctx {
     return (this.bodyRead ??= readBody(this.req, this.options.bodyLimit));
   }
 
+  /**
+   * The body as it arrives, for one too large to hold in memory (a released
+   * file): up to `limit` bytes, over which it throws 413. Read it once, and
+   * never together with rawBody.
+   */
+  async *bodyStream(limit: number): AsyncGenerator<Buffer> {
+    if (this.bodyRead) throw new Error(`${this.method} ${this.path}: the body was already read whole`);
+    this.bodyRead = Promise.resolve(Buffer.alloc(0));
+    const declared = Number(this.req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, `the request body is ${declared} bytes; the limit is ${limit}`);
+    let size = 0;
+    for await (const chunk of this.req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw new HttpError(413, `the request body is over the limit of ${limit} bytes`);
+      yield chunk as Buffer;
+    }
+  }
+
   private contentType(): string {
     return (this.req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   }
@@ -260,17 +280,32 @@ export class Ctx {
 
   // --- answers --------------------------------------------------------------
 
-  private send(status: number, type: string | undefined, body: string | Buffer | undefined, headers: Record<string, string> = {}): void {
+  private head(status: number, type: string | undefined, length: number | undefined, headers: Record<string, string>): void {
     if (this.responded) throw new Error(`${this.method} ${this.path} answered twice: a handler went on after sending its answer`);
     this.responded = true;
     if (this.cookiesOut.length > 0) this.res.setHeader("Set-Cookie", this.cookiesOut);
-    // Nothing shown to a logged-in user (tokens, roles) should be kept by a cache.
+    // Nothing shown to a logged-in user (tokens, roles, files) should be kept by a cache.
     if (this.auth.kind !== "anonymous" || this.cookiesOut.length > 0) this.res.setHeader("Cache-Control", "no-store");
     for (const [k, v] of Object.entries(headers)) this.res.setHeader(k, v);
     if (type) this.res.setHeader("Content-Type", type);
-    if (body !== undefined) this.res.setHeader("Content-Length", Buffer.byteLength(body));
+    if (length !== undefined) this.res.setHeader("Content-Length", length);
     this.res.writeHead(status);
+  }
+
+  private send(status: number, type: string | undefined, body: string | Buffer | undefined, headers: Record<string, string> = {}): void {
+    this.head(status, type, body === undefined ? undefined : Buffer.byteLength(body), headers);
     this.res.end(body);
+  }
+
+  /** Streams `size` bytes from `body` (a file) as a 200 answer; a failure once the headers are sent can only drop the connection. */
+  async stream(body: Readable, size: number, type: string, headers: Record<string, string> = {}): Promise<void> {
+    this.head(200, type, size, headers);
+    try {
+      await pipeline(body, this.res);
+    } catch {
+      // The client went away, or the file could not be read to its end: either way the answer is cut short.
+      this.res.destroy();
+    }
   }
 
   json(value: unknown, status = 200, headers: Record<string, string> = {}): void {
@@ -311,6 +346,7 @@ function describe(permissions: readonly Permission[]): string {
     "backend.manage": "manage backends",
     "project.create": "change a project's status",
     "project.edit_roles": "edit project roles",
+    "release.view": "see released files",
   };
   return permissions.map((p) => words[p] ?? `use ${p}`).join(" or ");
 }
@@ -370,6 +406,10 @@ export class Router {
 
   post(pattern: string, ...steps: [...Middleware[], Handler]): this {
     return this.add("POST", pattern, steps);
+  }
+
+  put(pattern: string, ...steps: [...Middleware[], Handler]): this {
+    return this.add("PUT", pattern, steps);
   }
 
   /** The route for a request, its parameters, or the methods the path allows when the method is wrong. */
@@ -486,7 +526,7 @@ export function authenticate(options: AuthenticateOptions): Middleware {
   return async function authenticate(ctx, next) {
     ctx.loadPrincipal = options.principal;
     // Backends authenticate themselves; the static files are the same for everyone.
-    if (ctx.path.startsWith("/api/agent/") || ctx.path.startsWith("/static/")) return next();
+    if (isBackendPath(ctx.path) || ctx.path.startsWith("/static/")) return next();
     const authorization = ctx.req.headers.authorization;
     if (ctx.api && authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
@@ -511,6 +551,11 @@ export function authenticate(options: AuthenticateOptions): Middleware {
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** The protocols backends speak with their own token: the agents' and the backend services' (Airlock's). */
+function isBackendPath(pathname: string): boolean {
+  return pathname.startsWith("/api/agent/") || pathname.startsWith("/api/backend/");
+}
+
 function sameToken(a: string | undefined | null, b: string | undefined): boolean {
   if (!a || !b) return false;
   const x = Buffer.from(a);
@@ -523,11 +568,11 @@ function sameToken(a: string | undefined | null, b: string | undefined): boolean
  * the CSRF token: the session's, or before login the pre-session cookie's. It
  * comes as the form field `csrf` or the header `X-CSRF-Token`. Fails closed:
  * a page form without a token, or a request a browser marks cross-site, is
- * refused. Bearer tokens and the agent protocol involve no cookie and pass.
+ * refused. Bearer tokens and the backends' protocols involve no cookie and pass.
  */
 export function csrf(): Middleware {
   return async function csrf(ctx, next) {
-    if (SAFE_METHODS.has(ctx.method) || ctx.auth.kind === "token" || ctx.path.startsWith("/api/agent/")) return next();
+    if (SAFE_METHODS.has(ctx.method) || ctx.auth.kind === "token" || isBackendPath(ctx.path)) return next();
     let expected: string | undefined;
     if (ctx.auth.kind === "session") expected = ctx.auth.csrf;
     // An anonymous API call has no cookie to abuse; it is refused later if it needs a login.

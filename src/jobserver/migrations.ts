@@ -173,6 +173,96 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX job_requests_served ON job_requests (backend_id, workspace_id, claimed_at);
     `,
   },
+  {
+    version: 5,
+    name: "released files",
+    // A release is what Airlock sends out for one approved request: its list of
+    // files first, then each file's bytes, which live in the releases folder
+    // under their sha256 (\`stored\`, relative to that folder). The request's id is
+    // Airlock's, unique within its backend, so the uploader's retries find the
+    // release they started. \`released_by\` is text, not a user: the uploader may
+    // act as Airlock's system account, which the job server does not know.
+    sql: `
+      CREATE TABLE releases (
+        id {pk},
+        identifier TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        backend_id INTEGER NOT NULL REFERENCES backends(id),
+        airlock_request TEXT NOT NULL,
+        released_by TEXT NOT NULL,
+        created TEXT NOT NULL,
+        completed TEXT,
+        UNIQUE (backend_id, airlock_request)
+      );
+      CREATE INDEX releases_by_workspace ON releases (workspace_id, completed);
+      CREATE TABLE released_files (
+        id {pk},
+        release_id INTEGER NOT NULL REFERENCES releases(id),
+        name TEXT NOT NULL,
+        size BIGINT NOT NULL,
+        sha256 TEXT NOT NULL,
+        file_date TEXT NOT NULL,
+        received TEXT,
+        stored TEXT,
+        UNIQUE (release_id, name)
+      );
+    `,
+  },
+  {
+    version: 6,
+    name: "publish requests and incidents",
+    // A publish request names released files (rows of released_files, so only
+    // what was released can be named) to be committed to the workspace's
+    // repository; its states are those of PUBLISH_TRANSITIONS in store.ts. The
+    // commit it became is kept with it. `published_by` is text: the operator
+    // who ran `enclave publish`, who need not have an account.
+    //
+    // An incident is a leak cleaned from a workspace's repository (`enclave
+    // breach clean --workspace`): while one is open the workspace is
+    // restricted. `opened_by` is text for the same reason; closing is done on
+    // the job server, by a user.
+    sql: `
+      CREATE TABLE publish_requests (
+        id {pk},
+        identifier TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        requester_id INTEGER NOT NULL REFERENCES users(id),
+        note TEXT NOT NULL DEFAULT '',
+        created TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected', 'published')),
+        decided_by_id INTEGER REFERENCES users(id),
+        decided TEXT,
+        decision_note TEXT NOT NULL DEFAULT '',
+        published TEXT,
+        published_by TEXT,
+        commit_sha TEXT,
+        published_repo TEXT,
+        published_branch TEXT
+      );
+      CREATE INDEX publish_requests_by_status ON publish_requests (status, id);
+      CREATE INDEX publish_requests_by_workspace ON publish_requests (workspace_id, id);
+      CREATE TABLE publish_request_files (
+        publish_request_id INTEGER NOT NULL REFERENCES publish_requests(id),
+        released_file_id INTEGER NOT NULL REFERENCES released_files(id),
+        PRIMARY KEY (publish_request_id, released_file_id)
+      );
+      CREATE TABLE incidents (
+        id {pk},
+        identifier TEXT NOT NULL UNIQUE,
+        workspace_id INTEGER NOT NULL REFERENCES workspaces(id),
+        repo TEXT NOT NULL,
+        blobs TEXT NOT NULL,
+        refs_rewritten TEXT NOT NULL,
+        refs_deleted TEXT NOT NULL,
+        opened_by TEXT NOT NULL,
+        opened TEXT NOT NULL,
+        closed_by_id INTEGER REFERENCES users(id),
+        closed TEXT,
+        close_note TEXT
+      );
+      CREATE INDEX incidents_by_workspace ON incidents (workspace_id, closed);
+    `,
+  },
 ];
 
 export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {

@@ -3,7 +3,9 @@
 // and every value reaches the markup through `html`, which escapes it.
 //
 // Public: the job log (/), a job request, a job. Members: their projects,
-// workspaces, the job request form. Staff: users and their roles, backends.
+// workspaces, the job request form, released files and the form asking for
+// them to be published. Staff: users and their roles, backends, publish
+// requests to decide, incidents to close.
 // Every change is an operation of api.ts, so the pages and the JSON API check
 // the same permissions and write the same audit entries. Forms post back with
 // the CSRF token (http.ts) and answer with a redirect, so reloading never posts
@@ -16,10 +18,14 @@ import {
   PAGE_SIZE,
   addBackendMember,
   archiveWorkspace,
+  attemptLogin,
   cancelJobs,
   changeProjectStatus,
+  closeIncident,
   createBackend,
   createWorkspace,
+  decidePublish,
+  downloadReleasedFile,
   grantRole,
   jobRequestPage,
   jobRequestQuery,
@@ -27,9 +33,13 @@ import {
   loadJobRequest,
   loadProject,
   loadWorkspace,
+  mayRequestPublish,
   mayViewProject,
+  noteText,
   projectNumber,
+  releasedFileUrl,
   requestJobs,
+  requestPublish,
   requireViewProject,
   revokeRole,
   rotateApiToken,
@@ -38,7 +48,7 @@ import {
 import { type Ctx, type HtmlValue, CSRF_FIELD, HttpError, PRE_SESSION_COOKIE, Router, SESSION_COOKIE, STATUS_TEXT, SafeHtml, html, path, requirePermission, requireUser } from "./http.js";
 import { GLOBAL_ROLES, PROJECT_ROLES, PROJECT_STATUSES } from "./permissions.js";
 import { workspaceActions } from "./requests.js";
-import { type Job, type JobRequest, type Project, type Workspace, REQUEST_STATUSES } from "./store.js";
+import { type Incident, type Job, type JobRequest, type Project, type PublishRequest, type ReleasedFile, type Workspace, REQUEST_STATUSES } from "./store.js";
 
 // ---------------------------------------------------------------------------
 // Static files: one stylesheet and the optional refresh script, versioned by
@@ -80,6 +90,8 @@ button { cursor: pointer; }
 .status { white-space: nowrap; font-weight: 600; }
 .status-succeeded { color: #1a7f37; } .status-failed { color: #cf222e; }
 .status-running { color: #0969da; } .status-pending, .status-cancelled { color: var(--muted); }
+.status-approved, .status-published { color: #1a7f37; } .status-rejected { color: #cf222e; }
+textarea { font: inherit; width: 100%; max-width: 40rem; }
 .pager { display: flex; gap: 1.5rem; }
 `;
 
@@ -127,9 +139,13 @@ const NOTICES: Readonly<Record<string, string>> = {
   granted: "The role was granted.",
   revoked: "The role was revoked.",
   "backend-member": "The user may now run jobs on the backend.",
+  "publish-requested": "Your publish request was made: an OutputPublisher will approve or reject it.",
+  "publish-approved": "The publish request was approved: an operator can now publish it with enclave publish.",
+  "publish-rejected": "The publish request was rejected.",
+  "incident-closed": "The incident was closed: the workspace is no longer restricted by it.",
 };
 
-const STATUS_GLYPH: Readonly<Record<string, string>> = { pending: "○", running: "◐", succeeded: "✓", failed: "✗", cancelled: "⊘" };
+const STATUS_GLYPH: Readonly<Record<string, string>> = { pending: "○", running: "◐", succeeded: "✓", failed: "✗", cancelled: "⊘", approved: "✓", rejected: "✗", published: "✓" };
 
 /** The status as a word (colour and glyph are extras, never the only sign). */
 function status(value: string): SafeHtml {
@@ -166,7 +182,7 @@ interface Layout {
   title: string;
   body: SafeHtml;
   /** Links to the staff pages the user may use. */
-  staff?: { users: boolean; backends: boolean };
+  staff?: { users: boolean; backends: boolean; publish: boolean; incidents: boolean };
   /** Seconds between refreshes while something shown is unfinished. */
   refresh?: number;
 }
@@ -179,6 +195,8 @@ function layout(ctx: Ctx, view: Layout): SafeHtml {
     nav.push(html`<li><a href="/projects">Projects</a></li>`, html`<li><a href="/account">Account</a></li>`);
     if (view.staff?.users) nav.push(html`<li><a href="/staff/users">Users</a></li>`);
     if (view.staff?.backends) nav.push(html`<li><a href="/staff/backends">Backends</a></li>`);
+    if (view.staff?.publish) nav.push(html`<li><a href="/staff/publish-requests">Publish requests</a></li>`);
+    if (view.staff?.incidents) nav.push(html`<li><a href="/staff/incidents">Incidents</a></li>`);
   }
   const who = user
     ? html`<span>Logged in as <strong>${user.username}</strong></span> <form method="post" action="/logout">${csrfField(ctx)}<button type="submit">Log out</button></form>`
@@ -208,7 +226,14 @@ ${view.body}
 }
 
 async function render(ctx: Ctx, title: string, body: SafeHtml, options: { status?: number; refresh?: number } = {}): Promise<void> {
-  const staff = ctx.user ? { users: await ctx.can("user.manage") || (await ctx.can("project.edit_roles")), backends: await ctx.can("backend.manage") } : undefined;
+  const staff = ctx.user
+    ? {
+        users: (await ctx.can("user.manage")) || (await ctx.can("project.edit_roles")),
+        backends: await ctx.can("backend.manage"),
+        publish: await ctx.can("snapshot.publish"),
+        incidents: await ctx.can("user.manage"),
+      }
+    : undefined;
   ctx.html(layout(ctx, { title, body, staff, refresh: options.refresh }), options.status ?? 200);
 }
 
@@ -337,10 +362,6 @@ function localPath(text: string | null | undefined): string {
   return text && /^\/(?![/\\])[^\s]*$/.test(text) ? text : "/";
 }
 
-export const LOGIN_WINDOW_MINUTES = 15;
-export const MAX_FAILURES_PER_USER = 5;
-export const MAX_FAILURES_PER_ADDRESS = 20;
-
 function loginForm(ctx: Ctx, next: string, username = "", problem?: string): SafeHtml {
   return html`<h1>Log in</h1>
 ${problem ? html`<p class="problems" role="alert">${problem}</p>` : ""}
@@ -355,39 +376,18 @@ ${csrfField(ctx)}<input type="hidden" name="next" value="${next}">
 async function login(app: App, ctx: Ctx): Promise<void> {
   const form = await ctx.form();
   const username = (form.get("username") ?? "").trim();
-  const password = form.get("password") ?? "";
   const next = localPath(form.get("next"));
-  const address = ctx.req.socket.remoteAddress ?? "unknown";
-  const now = app.clock();
-  const since = new Date(now.getTime() - LOGIN_WINDOW_MINUTES * 60_000).toISOString();
-  // Keys are case-folded so that ALICE and alice share one count.
-  const userKey = `user:${username.toLowerCase()}`;
-  const addressKey = `address:${address}`;
-  const failed = async (reason: string, status: number, message: string, headers: Record<string, string> = {}): Promise<void> => {
-    await app.audit.append({ actor: "anonymous", action: "login.failure", subject: `user:${username}`, details: { address, reason } });
-    ctx.html(layout(ctx, { title: "Log in", body: loginForm(ctx, next, username, message) }), status, headers);
-  };
-  if (username === "" || password === "") return failed("empty", 400, "Give your username and your password.");
-  const [userFailures, addressFailures] = await Promise.all([app.store.loginFailures(userKey, since), app.store.loginFailures(addressKey, since)]);
-  if (userFailures >= MAX_FAILURES_PER_USER || addressFailures >= MAX_FAILURES_PER_ADDRESS) {
-    // The count drops as failures leave the window; the whole window is the longest wait.
-    const retry = new Date(now.getTime() + LOGIN_WINDOW_MINUTES * 60_000);
-    const who = userFailures >= MAX_FAILURES_PER_USER ? `this account (${MAX_FAILURES_PER_USER} in ${LOGIN_WINDOW_MINUTES} minutes)` : `this address (${MAX_FAILURES_PER_ADDRESS} in ${LOGIN_WINDOW_MINUTES} minutes)`;
-    const when = retry.toISOString().slice(11, 16);
-    return failed("throttled", 429, `Too many failed logins for ${who}. Try again after ${when} UTC (in ${LOGIN_WINDOW_MINUTES} minutes).`, { "Retry-After": String(LOGIN_WINDOW_MINUTES * 60) });
+  let user;
+  try {
+    user = await attemptLogin(app, { username, password: form.get("password") ?? "", address: ctx.req.socket.remoteAddress ?? "unknown", actor: "anonymous" });
+  } catch (e) {
+    // A refused login is the form again, with why; anything else is an error like any other.
+    if (!(e instanceof HttpError)) throw e;
+    return ctx.html(layout(ctx, { title: "Log in", body: loginForm(ctx, next, username, e.message) }), e.status, { ...e.headers });
   }
-  const user = await app.store.checkPassword(username, password);
-  if (!user) {
-    await app.store.recordLoginFailure(userKey, since);
-    await app.store.recordLoginFailure(addressKey, since);
-    return failed("wrong username or password", 401, "The username or the password is wrong.");
-  }
-  // Only the account's count: clearing the address's would let one good login reset an attacker's guesses at others.
-  await app.store.clearLoginFailures(userKey);
   const session = await app.store.createSession(user.username, app.sessionTtlSeconds);
   ctx.setCookie(SESSION_COOKIE, session.token, { maxAge: app.sessionTtlSeconds });
   ctx.clearCookie(PRE_SESSION_COOKIE);
-  await app.audit.append({ actor: user.username, action: "login", subject: `user:${user.username}`, details: { address } });
   ctx.redirect(next);
 }
 
@@ -494,10 +494,11 @@ async function runSection(app: App, ctx: Ctx, workspace: Workspace, project: Pro
     return project.status !== "ongoing" && ctx.user && mayViewProject(await ctx.principal(), project) ? html`<h2>Run jobs</h2><p>Project ${project.number} is ${project.status}: its members can no longer run jobs.</p>` : "";
   }
   if (workspace.archived) return html`<h2>Run jobs</h2><p>This workspace is archived: it takes no new jobs.</p>${form ? problemsBox(form.problems) : ""}`;
+  if (workspace.restricted) return html`<h2>Run jobs</h2><p>This workspace is restricted by an incident (above): it takes no job requests until staff close it.</p>${form ? problemsBox(form.problems) : ""}`;
   const backends = await app.store.userBackends(ctx.user!.username);
   let found: { commit: string; actions: string[] };
   try {
-    found = await workspaceActions(app.store, workspace.name);
+    found = await workspaceActions(app.store, workspace.name, { allowedRepos: app.allowedRepos });
   } catch (e) {
     return html`<h2>Run jobs</h2>${form ? problemsBox(form.problems) : ""}<p class="problems" role="alert">The actions of this workspace cannot be read: ${(e as Error).message}</p>`;
   }
@@ -518,31 +519,106 @@ ${found.actions.map((a, i) => html`<div><input type="checkbox" id="${`action-${i
 </form>`;
 }
 
+/** Bytes as people read them: 123 bytes, 12.3 KiB, 4.5 MiB. */
+function bytes(n: number): string {
+  if (n < 1024) return `${n} byte${n === 1 ? "" : "s"}`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+/** The files released from the workspace, each a download (always an attachment); for those with release.view only. */
+function releasedSection(files: readonly ReleasedFile[]): SafeHtml {
+  return html`<h2>Released files</h2>
+${files.length === 0
+    ? html`<p>Nothing has been released from this workspace yet.</p>`
+    : html`<table><caption>Files released from this workspace after output checking, the latest release first; each link downloads the file</caption>
+<thead><tr><th scope="col">File</th><th scope="col">Size</th><th scope="col">SHA-256</th><th scope="col">Released by</th><th scope="col">Released</th></tr></thead>
+<tbody>${files.map((f) => html`<tr><th scope="row"><a href="${releasedFileUrl("/releases", f.release, f.name)}" download>${f.name}</a></th><td>${bytes(f.size)}</td><td><code>${f.sha256}</code></td><td>${f.releasedBy}</td><td>${time(f.released)}</td></tr>`)}</tbody></table>`}`;
+}
+
 async function workspacePage(app: App, ctx: Ctx, form?: RunForm): Promise<void> {
   const { workspace, project } = await loadWorkspace(app, ctx.params.name!);
-  await requireViewProject(ctx, project);
-  const [requests, mayArchive, run] = await Promise.all([
+  const principal = await requireViewProject(ctx, project);
+  const [requests, mayArchive, run, mayViewReleased, incidents] = await Promise.all([
     app.store.listJobRequests({ workspace: workspace.name }, { limit: PAGE_SIZE }),
     ctx.can("workspace.archive", project),
     runSection(app, ctx, workspace, project, form),
+    ctx.can("release.view", project),
+    workspace.restricted ? app.store.listIncidents({ workspace: workspace.name, open: true }) : Promise.resolve([]),
   ]);
+  let released: SafeHtml | string = "";
+  if (mayViewReleased) {
+    const files = await app.store.listReleasedFiles(workspace.name);
+    const publishRequests = await app.store.listPublishRequests({ workspace: workspace.name }, PAGE_SIZE);
+    released = html`${releasedSection(files)}${publishSection(ctx, workspace, files, publishRequests, mayRequestPublish(principal, project))}`;
+  }
   const archive = mayArchive
     ? button(ctx, path`/workspaces/${workspace.name}/archive`, workspace.archived ? "Unarchive this workspace" : "Archive this workspace", { archived: workspace.archived ? "no" : "yes" })
     : "";
   const body = html`<h1>Workspace ${workspace.name}</h1>
+${incidents.map(incidentBox)}
 ${details([
     ["Project", html`<a href="${path`/projects/${project.number}`}">${project.number} ${project.name}</a> (${project.status})`],
     ["Repository", html`<code>${workspace.repo}</code>`],
     ["Branch", workspace.branch],
     ["Archived", yesNo(workspace.archived)],
+    ["Restricted", workspace.restricted ? "yes: an incident is open" : "no"],
     ["Created", time(workspace.created)],
   ])}
 ${archive}
 ${run}
 <h2>Job requests</h2>
 <div data-refresh-region>${requestTable(requests, `The latest ${PAGE_SIZE} job requests of this workspace, newest first`)}</div>
-<p><a href="${`/?workspace=${encodeURIComponent(workspace.name)}`}">All of this workspace's job requests</a></p>`;
+<p><a href="${`/?workspace=${encodeURIComponent(workspace.name)}`}">All of this workspace's job requests</a></p>
+${released}`;
   await render(ctx, `Workspace ${workspace.name}`, body, { status: form ? 422 : 200, refresh: !form && requests.some(unfinished) ? 15 : undefined });
+}
+
+/** An open incident, as the workspace's page shows it: what was removed, and what it means for the workspace. */
+function incidentBox(i: Incident): SafeHtml {
+  return html`<div class="problems" role="alert"><h2>Restricted: incident <code>${i.id}</code> on workspace ${i.workspace}</h2>
+<p>A leak was cleaned from the repository of workspace ${i.workspace} (<code>${i.repo}</code>) on ${time(i.opened)}, by ${i.openedBy}. Until staff close the incident, the workspace takes no job requests and nothing is published from it.</p>
+<p>Every other copy of the repository (clones, forks) still holds what was removed: delete it and clone again, or clean it with <code>enclave breach clean</code> and these blobs.</p>
+<ul>${i.blobs.map((b) => html`<li>blob <code>${b.id}</code>${b.paths.length > 0 ? html` at ${b.paths.map((p, k) => html`${k > 0 ? ", " : ""}<code>${p}</code>`)}` : ""}</li>`)}</ul>
+${i.refsRewritten.length > 0 ? html`<p>Rewritten: ${i.refsRewritten.join(", ")}.</p>` : ""}${i.refsDeleted.length > 0 ? html`<p>Deleted: ${i.refsDeleted.join(", ")}.</p>` : ""}</div>`;
+}
+
+/** The value of a released file's checkbox: its release and name (a release id holds no ":"). */
+const publishValue = (f: { release: string; name: string }): string => `${f.release}:${f.name}`;
+
+/** The workspace's publish requests, and the form asking for released files to be published (for members other than collaborators). */
+function publishSection(ctx: Ctx, workspace: Workspace, files: readonly ReleasedFile[], requests: readonly PublishRequest[], mayRequest: boolean): SafeHtml {
+  let form: SafeHtml | string = "";
+  if (mayRequest && files.length > 0) {
+    form = workspace.restricted
+      ? html`<p>Nothing is published from this workspace while an incident is open.</p>`
+      : html`<form method="post" action="${path`/workspaces/${workspace.name}/publish-requests`}" class="stack">${csrfField(ctx)}
+<fieldset><legend>Released files to publish</legend>
+${files.map((f, i) => html`<div><input type="checkbox" id="${`publish-${i}`}" name="file" value="${publishValue(f)}"><label for="${`publish-${i}`}">${f.name} <span class="muted">(release <code>${f.release}</code>, sha256 <code>${f.sha256.slice(0, 12)}</code>)</span></label></div>`)}
+</fieldset>
+<div><label for="publish-note">Why (optional)</label><textarea id="publish-note" name="note" rows="3" maxlength="2000"></textarea></div>
+<div><button type="submit">Ask for these files to be published</button></div></form>`;
+  }
+  return html`<h2>Publish released files</h2>
+<p>Released files reach the study's repository only through a publish request: an OutputPublisher other than the requester approves it, and an operator commits the files under <code>released_outputs/</code> on branch <code>${workspace.branch}</code>. Do not commit results to the repository yourself.</p>
+${form}
+${requests.length === 0
+    ? html`<p>No publish requests yet.</p>`
+    : html`<table><caption>This workspace's publish requests, newest first</caption>
+<thead><tr><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Files</th><th scope="col">Asked by</th><th scope="col">Decided by</th><th scope="col">Commit</th></tr></thead>
+<tbody>${requests.map((r) => html`<tr><th scope="row"><code>${r.id}</code></th><td>${status(r.status)}</td><td>${r.files.map((f, k) => html`${k > 0 ? ", " : ""}${f.name}`)}</td><td>${r.requester} ${time(r.created)}</td><td>${r.decidedBy ?? html`<span class="muted">not yet</span>`}</td><td>${r.commit ? html`<code>${short(r.commit)}</code>` : html`<span class="muted">none</span>`}</td></tr>`)}</tbody></table>`}`;
+}
+
+async function askToPublish(app: App, ctx: Ctx): Promise<void> {
+  await ctx.requirePrincipal();
+  const form = await ctx.form();
+  const files = form.getAll("file").map((value) => {
+    const colon = value.indexOf(":");
+    if (colon < 0) throw new HttpError(400, `the file ${JSON.stringify(value)} is not one of the form's released files: reload the page and choose again`);
+    return { release: value.slice(0, colon), name: value.slice(colon + 1) };
+  });
+  const request = await requestPublish(app, ctx, { workspace: ctx.params.name!, files, note: noteText(form.get("note") ?? "", "the note") });
+  ctx.redirect(`${path`/workspaces/${request.workspace}`}?done=publish-requested`);
 }
 
 async function runJobs(app: App, ctx: Ctx): Promise<void> {
@@ -657,6 +733,55 @@ ${backends.length === 0
   await render(ctx, "Backends", body);
 }
 
+/** Pending publish requests with their decision forms, and approved ones waiting for `enclave publish`. */
+async function publishRequestsPage(app: App, ctx: Ctx): Promise<void> {
+  const me = ctx.user!.username;
+  const [pending, approved] = await Promise.all([app.store.listPublishRequests({ status: "pending" }), app.store.listPublishRequests({ status: "approved" })]);
+  const files = (r: PublishRequest) => html`<ul>${r.files.map((f) => html`<li><code>${f.name}</code> <span class="muted">release <code>${f.release}</code> (Airlock request ${f.request}, released by ${f.releasedBy}), sha256 <code>${f.sha256}</code></span></li>`)}</ul>`;
+  const decide = (r: PublishRequest) =>
+    r.requester === me
+      ? html`<p>Your own request: another OutputPublisher must decide.</p>`
+      : html`<form method="post" action="${path`/staff/publish-requests/${r.id}/approve`}" class="stack">${csrfField(ctx)}
+<div><label for="${`note-${r.id}`}">Note (optional)</label><textarea id="${`note-${r.id}`}" name="note" rows="2" maxlength="2000"></textarea></div>
+<div><button type="submit">Approve publishing</button> <button type="submit" formaction="${path`/staff/publish-requests/${r.id}/reject`}">Reject</button></div></form>`;
+  const body = html`<h1>Publish requests</h1>
+<p>Approving lets an operator commit these released files to the workspace's repository, which becomes public: check that each file is one the project means to publish. Nobody decides on their own request.</p>
+<h2>Waiting for a decision</h2>
+${pending.length === 0
+    ? html`<p>No publish request is waiting.</p>`
+    : pending.map(
+        (r) => html`<section aria-labelledby="${`pr-${r.id}`}"><h3 id="${`pr-${r.id}`}">Request <code>${r.id}</code>: workspace <a href="${path`/workspaces/${r.workspace}`}">${r.workspace}</a> (project ${r.project})</h3>
+<p>Asked by ${r.requester} on ${time(r.created)}.${r.note ? html` Why: ${r.note}` : ""}</p>${files(r)}${decide(r)}</section>`,
+      )}
+<h2>Approved, waiting to be published</h2>
+${approved.length === 0
+    ? html`<p>None.</p>`
+    : html`<table><caption>Approved publish requests; an operator runs the command shown, on a clone of the workspace's repository</caption>
+<thead><tr><th scope="col">Request</th><th scope="col">Workspace</th><th scope="col">Approved by</th><th scope="col">Command</th></tr></thead>
+<tbody>${approved.map((r) => html`<tr><th scope="row"><code>${r.id}</code></th><td>${r.workspace}</td><td>${r.decidedBy} ${time(r.decided)}</td><td><code>enclave publish --request ${r.id} --repo CLONE</code></td></tr>`)}</tbody></table>`}`;
+  await render(ctx, "Publish requests", body);
+}
+
+async function incidentsPage(app: App, ctx: Ctx): Promise<void> {
+  const [open, closed] = await Promise.all([app.store.listIncidents({ open: true }), app.store.listIncidents({ open: false })]);
+  const body = html`<h1>Incidents</h1>
+<p>An incident is opened when a leak is cleaned from a workspace's repository (<code>enclave breach clean --workspace</code>). While it is open the workspace takes no job requests and nothing is published from it. Close it once every copy of the repository is clean and the breach has been reported.</p>
+<h2>Open</h2>
+${open.length === 0
+    ? html`<p>No incident is open.</p>`
+    : open.map(
+        (i) => html`${incidentBox(i)}<form method="post" action="${path`/staff/incidents/${i.id}/close`}" class="stack">${csrfField(ctx)}
+<div><label for="${`close-${i.id}`}">What was done (required)</label><textarea id="${`close-${i.id}`}" name="note" rows="3" maxlength="2000" required></textarea></div>
+<div><button type="submit">Close incident ${i.id} and lift the restriction on ${i.workspace}</button></div></form>`,
+      )}
+<h2>Closed</h2>
+${closed.length === 0
+    ? html`<p>None.</p>`
+    : html`<table><caption>Closed incidents, newest first</caption><thead><tr><th scope="col">Incident</th><th scope="col">Workspace</th><th scope="col">Opened</th><th scope="col">Closed</th><th scope="col">Note</th></tr></thead>
+<tbody>${closed.slice(0, 50).map((i) => html`<tr><th scope="row"><code>${i.id}</code></th><td>${i.workspace}</td><td>${time(i.opened)} by ${i.openedBy}</td><td>${time(i.closed)} by ${i.closedBy ?? ""}</td><td>${i.closeNote ?? ""}</td></tr>`)}</tbody></table>`}`;
+  await render(ctx, "Incidents", body);
+}
+
 // ---------------------------------------------------------------------------
 
 const STAFF_USERS = requirePermission("user.manage", "project.edit_roles");
@@ -700,6 +825,8 @@ export function registerPages(router: Router, app: App): void {
   });
   router.get("/workspaces/:name", (ctx) => workspacePage(app, ctx));
   router.post("/workspaces/:name/run", (ctx) => runJobs(app, ctx));
+  router.post("/workspaces/:name/publish-requests", (ctx) => askToPublish(app, ctx));
+  router.get("/releases/:id/file", (ctx) => downloadReleasedFile(app, ctx));
   router.post("/workspaces/:name/archive", async (ctx) => {
     const archived = (await ctx.form()).get("archived") !== "no";
     const workspace = await archiveWorkspace(app, ctx, ctx.params.name!, archived);
@@ -722,5 +849,17 @@ export function registerPages(router: Router, app: App): void {
   router.post("/staff/backends/:name/rotate", async (ctx) => {
     const token = await rotateBackendToken(app, ctx, ctx.params.name!);
     await backendsPage(app, ctx, { backend: ctx.params.name!, token });
+  });
+  router.get("/staff/publish-requests", requirePermission("snapshot.publish"), (ctx) => publishRequestsPage(app, ctx));
+  for (const [verb, decision] of [["approve", "approved"], ["reject", "rejected"]] as const) {
+    router.post(`/staff/publish-requests/:id/${verb}`, async (ctx) => {
+      await decidePublish(app, ctx, ctx.params.id!, decision, noteText((await ctx.form()).get("note") ?? "", "the note"));
+      ctx.redirect(`/staff/publish-requests?done=publish-${decision}`);
+    });
+  }
+  router.get("/staff/incidents", requirePermission("user.manage"), (ctx) => incidentsPage(app, ctx));
+  router.post("/staff/incidents/:id/close", async (ctx) => {
+    await closeIncident(app, ctx, ctx.params.id!, noteText((await ctx.form()).get("note"), "the note saying what was done", true));
+    ctx.redirect("/staff/incidents?done=incident-closed");
   });
 }

@@ -8,13 +8,16 @@
 //
 // The repository is read with the git command (arguments, never a shell). A
 // workspace's repo is a folder on this machine, read where it is, or a URL,
-// kept as a bare mirror in a cache folder and fetched before each use.
+// kept as a bare mirror in a cache folder and fetched before each use; either
+// only where the job server allows repositories to be (see WHERE REPOSITORIES
+// MAY BE, below), and only while no incident restricts the workspace.
 
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type Action,
   type Project,
@@ -32,7 +35,7 @@ import {
 } from "../pipeline/index.js";
 import { type AnalysisScope, type Policy, analysisScope, checkDefinitionAgainstScope, loadPolicy } from "../policy/index.js";
 import { type Dataset, type Measures, INTERVAL_END, INTERVAL_START, denominatorPopulation, makeDataset, parameterSubstituter } from "../querymodel/index.js";
-import { type JobRequest, type Store, type Workspace, StoreError } from "./store.js";
+import { type JobRequest, type Store, type Workspace, StoreError, restrictedMessage } from "./store.js";
 
 /** A request refused before it was stored; `problems` are whole sentences. */
 export class JobRequestError extends Error {
@@ -45,6 +48,8 @@ export class JobRequestError extends Error {
 export interface RepoOptions {
   /** Where the mirrors of repositories given by URL are kept; default `<tmpdir>/enclave-jobserver-repos`. */
   repoCache?: string;
+  /** Where workspaces' repositories may be (see repoAllowed); default DEFAULT_ALLOWED_REPOS. */
+  allowedRepos?: readonly string[];
 }
 
 export interface SubmitInput extends RepoOptions {
@@ -81,6 +86,13 @@ export async function submitJobRequest(input: SubmitInput): Promise<JobRequest> 
   const commitGiven = input.commit?.trim();
   if (commitGiven !== undefined && !COMMITISH.test(commitGiven)) {
     problems.push(`${JSON.stringify(input.commit)} is not a commit: give its hash, in full or its first 7 or more hex digits`);
+    throw refuse();
+  }
+  // The repository of a restricted workspace is being cleaned of a leak: nothing in it is read until the incident is closed.
+  if (workspace.restricted) {
+    const open = await store.listIncidents({ workspace: workspace.name, open: true });
+    const oldest = open[open.length - 1];
+    problems.push(oldest ? restrictedMessage(workspace.name, oldest, "it takes no job requests") : `workspace ${workspace.name} is restricted: it takes no job requests until staff close its incident`);
     throw refuse();
   }
 
@@ -155,9 +167,12 @@ const COMMITISH = /^[0-9a-fA-F]{4,64}$/;
 
 /** The repository, the commit (checked to be on the branch) and project.yaml there; or why not, as one sentence. */
 async function openWorkspace(ws: Workspace, options: RepoOptions, given: string | undefined): Promise<{ repo: Repository; commit: string; text: string } | string> {
+  // Checked every time, not only when the workspace was made: the list may have changed, and so may a folder's links.
+  const place = repoAllowed(ws.repo, options.allowedRepos ?? DEFAULT_ALLOWED_REPOS);
+  if (!place.allowed) return `workspace ${ws.name}: ${place.message}`;
   let repo: Repository;
   try {
-    repo = await Repository.open(ws.repo, options.repoCache ?? path.join(os.tmpdir(), "enclave-jobserver-repos"));
+    repo = await Repository.open(ws.repo, options.repoCache ?? path.join(os.tmpdir(), "enclave-jobserver-repos"), place.folder);
   } catch (e) {
     if (e instanceof GitError) return e.message;
     throw e;
@@ -195,11 +210,12 @@ class Repository {
     readonly shown: string,
   ) {}
 
-  static async open(repo: string, cacheDir: string): Promise<Repository> {
-    const shown = redact(repo);
+  /** `folder`: for a repository on this machine, the real folder that repoAllowed checked, read rather than the name as given. */
+  static async open(repo: string, cacheDir: string, folder?: string): Promise<Repository> {
+    const shown = redactRepo(repo);
     const url = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(repo) || SCP_LIKE.test(repo);
     if (!url) {
-      const dir = path.resolve(repo);
+      const dir = folder ?? path.resolve(repo);
       if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new GitError(`the repository ${shown} cannot be read: there is no such folder`);
       const r = await git(dir, ["rev-parse", "--git-dir"]);
       if (r.code !== 0) throw new GitError(`the repository ${shown} cannot be read: ${gitMessage(r.stderr, repo)}`);
@@ -251,7 +267,7 @@ class Repository {
 async function refreshMirror(url: string, dir: string, cacheDir: string): Promise<void> {
   if (fs.existsSync(path.join(dir, "HEAD"))) {
     const r = await git(dir, ["fetch", "--prune", "--quiet", "origin"], 120_000);
-    if (r.code !== 0) throw new GitError(`the repository ${redact(url)} cannot be read: ${gitMessage(r.stderr, url)}`);
+    if (r.code !== 0) throw new GitError(`the repository ${redactRepo(url)} cannot be read: ${gitMessage(r.stderr, url)}`);
     return;
   }
   await fs.promises.mkdir(cacheDir, { recursive: true });
@@ -259,7 +275,7 @@ async function refreshMirror(url: string, dir: string, cacheDir: string): Promis
   const partial = `${dir}.${process.pid}-${randomBytes(4).toString("hex")}.partial`;
   try {
     const r = await git(cacheDir, ["clone", "--mirror", "--quiet", "--", url, partial], 300_000);
-    if (r.code !== 0) throw new GitError(`the repository ${redact(url)} cannot be read: ${gitMessage(r.stderr, url)}`);
+    if (r.code !== 0) throw new GitError(`the repository ${redactRepo(url)} cannot be read: ${gitMessage(r.stderr, url)}`);
     try {
       await fs.promises.rename(partial, dir);
     } catch (e) {
@@ -280,7 +296,7 @@ function urlScheme(repo: string): string {
 }
 
 /** A URL without its password (or token), for messages. */
-function redact(repo: string): string {
+export function redactRepo(repo: string): string {
   return repo.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, "$1***@");
 }
 
@@ -292,7 +308,7 @@ function gitMessage(stderr: string, repo?: string): string {
     .filter((l) => l !== "")
     .slice(0, 2)
     .join("; ");
-  if (repo !== undefined) text = text.split(repo).join(redact(repo));
+  if (repo !== undefined) text = text.split(repo).join(redactRepo(repo));
   return text || "git gave no reason";
 }
 
@@ -349,6 +365,154 @@ async function dropLinksOutside(root: string, dir: string): Promise<void> {
 function isInside(root: string, file: string): boolean {
   const relative = path.relative(root, file);
   return relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
+}
+
+// ---------------------------------------------------------------------------
+// WHERE REPOSITORIES MAY BE
+//
+// The job server reads a workspace's repository and the agent clones it, so
+// whoever may create a workspace could otherwise point both at any folder or
+// address those machines reach. Deny by default: the job server is told where
+// repositories may be (allowedRepos), each place an address prefix
+// (https://github.com/opensafely/) or an absolute folder (/srv/git/), and a
+// repository must be at or under one of them. Told nothing, it takes
+// https://github.com/ only. The rules, each with what it refuses under
+// https://github.com/opensafely/ and /srv/git/:
+//   - a place ends at a "/": https://github.com/opensafely-evil/x is not under it;
+//   - an address is compared by its parts: scheme, host (with its port), user
+//     and path, the path as written: https://github.com/%6Fpensafely/x is not;
+//   - no password ever, and no user but on ssh (tokens hide there), where it
+//     must be the place's own: https://token@github.com/opensafely/x;
+//   - no "." or ".." segment, nor one that decodes to hold "/" or "\":
+//     https://github.com/opensafely/../evil/x, .../opensafely/..%2Fevil;
+//   - no query or fragment, and only https, http, ssh and git: ext::sh -c ...;
+//   - the scp-like form is refused, as it names a path relative to a home
+//     folder: git@github.com:opensafely/x (write ssh://git@github.com/...);
+//   - a file:// address is a folder: only under a folder place: file:///etc/x;
+//   - a folder must be absolute, and is compared after ".." and symbolic links
+//     are resolved: /srv/git/../../etc, /srv/git/link-to-etc, study (relative).
+
+/** Where repositories may be when the job server is told nothing: https addresses on GitHub. */
+export const DEFAULT_ALLOWED_REPOS: readonly string[] = ["https://github.com/"];
+
+/** Where a repository is: a folder on this machine, or an address by its parts. */
+type Location = { kind: "folder"; dir: string } | { kind: "address"; scheme: string; host: string; user: string; path: string };
+/** A place repositories may be, with the entry as it was given (for messages). */
+type Place = Location & { given: string };
+
+/** A list of places that cannot be used; the message names the entry and says what to write. */
+export class RepoPlacesError extends Error {
+  override name = "RepoPlacesError";
+}
+
+const ADDRESS = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/s;
+const ADDRESS_SCHEMES = ["https", "http", "ssh", "git"];
+
+/** Reads a list of places (see above); throws a RepoPlacesError naming an entry that is neither. */
+export function repoPlaces(entries: readonly string[]): Place[] {
+  return entries.map((given) => {
+    const bad = (why: string) => new RepoPlacesError(`the allowed repository location ${JSON.stringify(given)} ${why}: give an address prefix such as https://github.com/opensafely/, or an absolute folder such as /srv/git/`);
+    if (given.trim() !== given || given === "") throw bad("is empty or has spaces around it");
+    if (path.isAbsolute(given)) return { kind: "folder", dir: path.resolve(given), given };
+    const parsed = parseAddress(given);
+    if (typeof parsed === "string") throw bad(parsed);
+    if (parsed.kind === "folder") return { ...parsed, given };
+    // A place is a folder of addresses: "/opensafely" and "/opensafely/" mean the same, and neither takes /opensafely-evil.
+    return { ...parsed, path: parsed.path.endsWith("/") ? parsed.path : `${parsed.path}/`, given };
+  });
+}
+
+/**
+ * Whether a workspace's repository is in one of the places; when it is a
+ * folder on this machine, `folder` is its real path (links resolved), the one
+ * to read. When not, `message` says why and lists the places.
+ */
+export function repoAllowed(repo: string, places: readonly string[]): { allowed: true; folder?: string } | { allowed: false; message: string } {
+  const list = repoPlaces(places);
+  const shown = redactRepo(repo);
+  const refuse = (why: string) => ({
+    allowed: false as const,
+    message: `the repository ${shown} is not allowed: ${why}; this job server takes repositories from ${list.length === 0 ? "nowhere (no location is allowed)" : list.map((p) => p.given).join(", ")} only`,
+  });
+  let target: Location;
+  if (path.isAbsolute(repo)) target = { kind: "folder", dir: path.resolve(repo) };
+  else if (SCP_LIKE.test(repo)) return refuse("write it as an address, ssh://user@host/path, not user@host:path");
+  else if (!ADDRESS.test(repo)) return refuse("it is neither an address (https://...) nor an absolute folder");
+  else {
+    const parsed = parseAddress(repo);
+    if (typeof parsed === "string") return refuse(`it ${parsed}`);
+    target = parsed;
+  }
+  if (target.kind === "folder") {
+    if (repo.includes("\0")) return refuse("it holds a NUL character");
+    const real = realFolder(target.dir);
+    const within = list.some((p) => p.kind === "folder" && isInside(realFolder(p.dir), real));
+    if (!within) return refuse(`${real === target.dir ? "it" : `it (really ${real})`} is under none of those places`);
+    // Only a folder given as a folder is read from `real`; a file:// address is fetched as the address it is.
+    return path.isAbsolute(repo) ? { allowed: true, folder: real } : { allowed: true };
+  }
+  const address = target;
+  const matches = list.some(
+    (p) =>
+      p.kind === "address" &&
+      p.scheme === address.scheme &&
+      p.host === address.host &&
+      p.user === address.user &&
+      (address.path.startsWith(p.path) || `${address.path}/` === p.path),
+  );
+  return matches ? { allowed: true } : refuse("it is under none of those places");
+}
+
+/** An address as its parts, or a file:// address as its folder; a string says what is wrong with it. */
+function parseAddress(text: string): Location | string {
+  const m = ADDRESS.exec(text);
+  if (!m) return "is not an address (scheme://host/path)";
+  const [, rawScheme, authority, rawPath, rest] = m as unknown as [string, string, string, string, string];
+  const scheme = rawScheme.toLowerCase();
+  if (rest !== "") return "has a query or a fragment (? or #)";
+  if (rawPath.includes("\\")) return "has a backslash in its path";
+  for (const segment of rawPath.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return `has a path segment that is not valid percent-encoding (${JSON.stringify(segment)})`;
+    }
+    if (decoded === "." || decoded === ".." || decoded.includes("/") || decoded.includes("\\")) return `has a "." or ".." segment, or one that hides a "/" (${JSON.stringify(segment)})`;
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return "is not an address that can be read";
+  }
+  if (scheme === "file") {
+    if (authority !== "" && authority.toLowerCase() !== "localhost") return "is a file:// address on another host";
+    try {
+      return { kind: "folder", dir: path.resolve(fileURLToPath(url)) };
+    } catch (e) {
+      return `is not a file:// address of a folder (${(e as Error).message})`;
+    }
+  }
+  if (!ADDRESS_SCHEMES.includes(scheme)) return `uses ${scheme}://, and only ${ADDRESS_SCHEMES.map((s) => `${s}://`).join(", ")} and file:// are taken`;
+  if (url.password !== "" || (url.username !== "" && scheme !== "ssh")) return "carries credentials (a user or password before the host): give the address without them";
+  if (url.hostname === "") return "names no host";
+  return { kind: "address", scheme, host: url.host.toLowerCase(), user: url.username, path: rawPath };
+}
+
+/** The real path of a folder: symbolic links resolved as far as the path exists, the rest (".." already resolved) as written. */
+function realFolder(dir: string): string {
+  const missing: string[] = [];
+  for (let at = path.resolve(dir); ; ) {
+    try {
+      return path.join(fs.realpathSync.native(at), ...missing);
+    } catch {
+      const up = path.dirname(at);
+      if (up === at) return path.resolve(dir);
+      missing.unshift(path.basename(at));
+      at = up;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 // Starting and stopping the job server: opens the store and the audit log
-// (unless given them), wires the middleware, the pages, the JSON API and the
-// agent protocol to one router, and listens (on 127.0.0.1 unless told otherwise).
+// (unless given them), wires the middleware, the pages, the JSON API, the
+// agent protocol and the backend services' protocol to one router, and listens
+// (on 127.0.0.1 unless told otherwise).
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import * as path from "node:path";
 import { AuditLog } from "../audit/index.js";
 import type { Policy } from "../policy/index.js";
-import { type App, ClaimWaiters, JobLogCache, registerAgent, registerApi } from "./api.js";
+import { type App, ClaimWaiters, JobLogCache, RELEASE_FILE_LIMIT, ReleaseFolder, registerAgent, registerApi, registerBackend } from "./api.js";
 import { Ctx, Router, authenticate, csrf, errors, securityHeaders } from "./http.js";
 import { errorPage, registerPages } from "./pages.js";
+import { DEFAULT_ALLOWED_REPOS, repoPlaces } from "./requests.js";
 import { Store } from "./store.js";
 
 export interface JobServerOptions {
@@ -24,14 +27,24 @@ export interface JobServerOptions {
   port?: number;
   /** The committed allowlists job requests are checked against (default: requests.ts loads them). */
   policy?: Policy;
+  /**
+   * Where workspaces' repositories may be: address prefixes (https://github.com/opensafely/)
+   * and absolute folders (/srv/git/). Default: https://github.com/ only. A
+   * workspace elsewhere cannot be created, and takes no job requests.
+   */
+  allowedRepos?: readonly string[];
   /** Mark cookies Secure: say so when the server is reached over HTTPS. */
   secureCookies?: boolean;
   /** The clock for login throttling; the system clock by default. */
   now?: () => Date;
   /** How long a login lasts (default 8 hours). */
   sessionTtlSeconds?: number;
-  /** The largest request body accepted (default 1 MiB). */
+  /** The largest request body accepted (default 1 MiB); released files have their own limit. */
   bodyLimit?: number;
+  /** Where released files' bytes are kept (default: enclave-releases beside the SQLite file, else ./enclave-releases). Made when the first file arrives. */
+  releasesDir?: string;
+  /** The largest released file taken, in bytes (default 64 MiB). */
+  releaseFileLimit?: number;
   /** How long a page of the public job log is reused, in ms (default 1000; 0: never). Changes made through this server show at once. */
   logCacheMs?: number;
   /** Where unexpected errors are written (default stderr). */
@@ -47,6 +60,9 @@ export interface JobServer {
 export async function startJobServer(options: JobServerOptions): Promise<JobServer> {
   if (!options.store && !options.storeUrl) throw new Error("startJobServer needs a store or a storeUrl");
   if (!options.auditLog && !options.auditUrl) throw new Error("startJobServer needs an auditLog or an auditUrl");
+  const allowedRepos = [...(options.allowedRepos ?? DEFAULT_ALLOWED_REPOS)];
+  // A list that cannot be read is refused before anything opens, rather than denying every repository later.
+  repoPlaces(allowedRepos);
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const clock = options.now ?? (() => new Date());
   // The log is opened first, so that nothing is changed that could not then be logged.
@@ -60,9 +76,22 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
   }
 
   const closing = new AbortController();
-  const app: App = { store, audit, policy: options.policy, clock, sessionTtlSeconds: options.sessionTtlSeconds ?? 8 * 3600, claims: new ClaimWaiters(), log: new JobLogCache(options.logCacheMs ?? 1000), closing: closing.signal };
+  const releasesDir = options.releasesDir ?? (store.file ? path.join(path.dirname(store.file), "enclave-releases") : "enclave-releases");
+  const app: App = {
+    store,
+    audit,
+    policy: options.policy,
+    clock,
+    sessionTtlSeconds: options.sessionTtlSeconds ?? 8 * 3600,
+    claims: new ClaimWaiters(),
+    log: new JobLogCache(options.logCacheMs ?? 1000),
+    closing: closing.signal,
+    releases: new ReleaseFolder(releasesDir, options.releaseFileLimit ?? RELEASE_FILE_LIMIT),
+    allowedRepos,
+  };
   const router = new Router();
   registerAgent(router, app);
+  registerBackend(router, app);
   registerApi(router, app);
   registerPages(router, app);
   const handle = router.handle([

@@ -1,12 +1,15 @@
 // The job server's state: users, orgs, projects and their members, backends,
-// workspaces, job requests and jobs. An embedded SQLite file by default, or
+// workspaces, job requests and jobs, the releases Airlock sends out (their
+// lists and which files have arrived; the bytes themselves are in a folder, see
+// api.ts), the requests to publish released files to a workspace's repository,
+// and the incidents that restrict a workspace. An embedded SQLite file by default, or
 // PostgreSQL given a postgres:// URL; the same SQL for both (see migrations.ts),
 // written with `?` placeholders that become $1, $2, ... for PostgreSQL.
 //
 // Every function takes and returns plain objects; permission decisions are not
 // made here but in permissions.ts, from the Principal that principal() loads.
 
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type BetterSqlite3 from "better-sqlite3";
 import type pgTypes from "pg";
@@ -190,6 +193,8 @@ export interface Workspace {
   repo: string;
   branch: string;
   archived: boolean;
+  /** An incident is open for it (a leak was cleaned from its repository): no job requests, no publishing. */
+  restricted: boolean;
   created: string;
 }
 
@@ -285,6 +290,181 @@ export interface JobRequestFilter {
   status?: RequestStatus;
 }
 
+// --- releases -------------------------------------------------------------------
+//
+// Airlock sends an approved request out in two steps: the list of its files,
+// then each file's bytes. The list is kept here at once; a file counts as
+// received once its bytes (checked against the list's sha256) are in the
+// releases folder, and the release is complete when every file is. Only the
+// files of complete releases are shown to anyone.
+
+export interface ReleaseFileEntry {
+  /** The file's path in the workspace, as Airlock names it (output/table.csv). */
+  name: string;
+  size: number;
+  sha256: string;
+  /** When the file was last changed, as Airlock says (ISO 8601). */
+  date: string;
+}
+
+export interface ReleaseFile extends ReleaseFileEntry {
+  /** When its bytes arrived; null until they have. */
+  received: string | null;
+  /** Where its bytes are, relative to the releases folder; null until received. */
+  stored: string | null;
+}
+
+export interface Release {
+  /** 16 hex digits, random: the release's name in URLs. */
+  id: string;
+  workspace: string;
+  project: number;
+  backend: string;
+  /** Airlock's id of the request released. */
+  request: string;
+  releasedBy: string;
+  created: string;
+  /** When the last file arrived; null until then. */
+  completed: string | null;
+  /** In the order of the list. */
+  files: ReleaseFile[];
+}
+
+export interface NewRelease {
+  workspace: string;
+  backend: string;
+  request: string;
+  releasedBy: string;
+  files: readonly ReleaseFileEntry[];
+}
+
+/** A file of a complete release, as members see it. */
+export interface ReleasedFile extends ReleaseFileEntry {
+  release: string;
+  request: string;
+  workspace: string;
+  releasedBy: string;
+  /** When the release was complete. */
+  released: string;
+  stored: string;
+}
+
+// --- publish requests --------------------------------------------------------------
+//
+// Released files reach a study's repository only this way: a member asks for
+// some of them, an OutputPublisher who is not the requester approves (or
+// rejects), and an operator's `enclave publish` commits the approved files.
+// Who may move a request is decided in api.ts; what each state allows, here.
+
+export const PUBLISH_STATUSES = ["pending", "approved", "rejected", "published"] as const;
+export type PublishStatus = (typeof PUBLISH_STATUSES)[number];
+
+/**
+ * The moves a publish request may make, the one table they are judged by
+ * (checkPublishTransition). Rejected and published are final: a rejected
+ * request is asked for again as a new one, so each decision stays on record.
+ */
+export const PUBLISH_TRANSITIONS: Readonly<Record<PublishStatus, readonly PublishStatus[]>> = {
+  pending: ["approved", "rejected"],
+  approved: ["published"],
+  rejected: [],
+  published: [],
+};
+
+/** Throws (a conflict) unless a publish request may move from one state to the other. */
+export function checkPublishTransition(identifier: string, from: PublishStatus, to: PublishStatus): void {
+  if (PUBLISH_TRANSITIONS[from].includes(to)) return;
+  const why: Record<PublishStatus, string> = {
+    pending: "it has not been approved yet",
+    approved: "it has been approved already",
+    rejected: "it was rejected: ask for the files again in a new request",
+    published: "it has been published already",
+  };
+  throw new StoreError(`publish request ${identifier} cannot go from ${from} to ${to}: ${why[from]}`, "conflict");
+}
+
+/** A released file named by a publish request, with what `enclave publish` needs to check and commit it. */
+export interface PublishFile {
+  release: string;
+  /** Airlock's id of the request the release came from. */
+  request: string;
+  name: string;
+  size: number;
+  sha256: string;
+  releasedBy: string;
+  released: string;
+  /** Where its bytes are, relative to the releases folder. */
+  stored: string;
+}
+
+export interface PublishRequest {
+  /** 16 hex digits, random. */
+  id: string;
+  workspace: string;
+  project: number;
+  requester: string;
+  note: string;
+  created: string;
+  status: PublishStatus;
+  decidedBy: string | null;
+  decided: string | null;
+  decisionNote: string;
+  published: string | null;
+  /** Who ran `enclave publish` (an operator's name, not necessarily an account). */
+  publishedBy: string | null;
+  /** The commit the files were published in, the repository and the branch it was made on. */
+  commit: string | null;
+  repo: string | null;
+  branch: string | null;
+  /** In the order of their names. */
+  files: PublishFile[];
+}
+
+export interface NewPublishRequest {
+  workspace: string;
+  requester: string;
+  note?: string;
+  /** Files of complete releases of the workspace. */
+  files: readonly { release: string; name: string }[];
+}
+
+export interface PublishRequestFilter {
+  status?: PublishStatus;
+  workspace?: string;
+}
+
+// --- incidents --------------------------------------------------------------------
+
+export interface IncidentBlob {
+  id: string;
+  size: number;
+  paths: string[];
+}
+
+export interface Incident {
+  /** 16 hex digits, random. */
+  id: string;
+  workspace: string;
+  project: number;
+  /** The repository cleaned, as `enclave breach clean` named it (its origin, or its folder). */
+  repo: string;
+  blobs: IncidentBlob[];
+  refsRewritten: string[];
+  refsDeleted: string[];
+  openedBy: string;
+  opened: string;
+  closedBy: string | null;
+  closed: string | null;
+  closeNote: string | null;
+}
+
+export type NewIncident = Pick<Incident, "workspace" | "repo" | "blobs" | "refsRewritten" | "refsDeleted" | "openedBy">;
+
+/** Why a restricted workspace refuses something: names the incident, so that whoever is refused knows whom to ask. */
+export function restrictedMessage(workspace: string, incident: Pick<Incident, "id" | "opened">, refused: string): string {
+  return `workspace ${workspace} is restricted by incident ${incident.id} (a leak was cleaned from its repository on ${incident.opened.slice(0, 10)}): ${refused} until staff close the incident`;
+}
+
 export interface Session {
   user: User;
   /** The CSRF token bound to this session (every form posts it back). */
@@ -317,11 +497,14 @@ export class Store {
     private readonly clock: () => Date,
     /** The migrations this open applied (empty when the schema was current). */
     readonly appliedMigrations: readonly number[],
+    /** The SQLite file, so that what belongs beside it (released files) can be put there; undefined for PostgreSQL and :memory:. */
+    readonly file?: string,
   ) {}
 
   /** Opens (creating and migrating if need be) the store at a SQLite path, `sqlite://path`, or a postgres(ql):// URL. */
   static async open(target: string, options: OpenOptions = {}): Promise<Store> {
     let db: Db;
+    let sqliteFile: string | undefined;
     if (/^postgres(ql)?:\/\//i.test(target)) {
       const client = new (pgApi().Client)({ connectionString: target });
       await client.connect();
@@ -334,6 +517,7 @@ export class Store {
     } else {
       const file = target.startsWith("sqlite://") ? target.slice("sqlite://".length) : target;
       if (file === "") throw new StoreError("the store needs a file: sqlite:///path/to/enclave.db");
+      if (file !== ":memory:") sqliteFile = file;
       const sqlite = new (sqliteApi())(file, { timeout: SQLITE_BUSY_MS });
       if (file !== ":memory:") sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("foreign_keys = ON");
@@ -341,7 +525,7 @@ export class Store {
     }
     try {
       const applied = await migrate(db);
-      return new Store(db, options.clock ?? (() => new Date()), applied);
+      return new Store(db, options.clock ?? (() => new Date()), applied, sqliteFile);
     } catch (e) {
       await db.close().catch(() => undefined);
       throw e;
@@ -763,6 +947,9 @@ export class Store {
       const ws = await this.one("SELECT id, project_id, archived FROM workspaces WHERE name = ?", [input.workspace]);
       if (!ws) throw new StoreError(`there is no workspace named ${input.workspace}`, "not_found");
       if (Number(ws.archived) === 1) throw new StoreError(`workspace ${input.workspace} is archived: it takes no new job requests`, "conflict");
+      // Checked here too, under the lock: an incident may have opened since requests.ts looked.
+      const incident = await this.openIncidentOf(Number(ws.id));
+      if (incident) throw new StoreError(restrictedMessage(input.workspace, incident, "it takes no job requests"), "conflict");
       const backendId = await this.backendId(input.backend);
       const requesterId = await this.userId(input.requester);
       const row = await this.one(
@@ -848,6 +1035,8 @@ export class Store {
            FROM job_requests r
            WHERE r.backend_id = ? AND r.status = 'pending'
              AND NOT EXISTS (SELECT 1 FROM job_requests x WHERE x.backend_id = r.backend_id AND x.status = 'running' AND x.workspace_id = r.workspace_id)
+             -- A restricted workspace's repository is being cleaned: what it asked for before waits until the incident is closed.
+             AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.workspace_id = r.workspace_id AND i.closed IS NULL)
            GROUP BY r.backend_id, r.workspace_id
          ) candidates
          ORDER BY served ASC, id ASC
@@ -962,6 +1151,375 @@ export class Store {
     });
   }
 
+  // --- releases -----------------------------------------------------------------
+
+  /**
+   * Stores a release's list, or finds the one stored for the same request of
+   * the same backend: `created` says which. The same request with another
+   * workspace or another list (names, sizes and hashes; the dates are not
+   * compared, as they say nothing about the bytes) is a conflict, so a request
+   * is released once, with one content. `refuseNew`, when given, is why no new
+   * release may start (the workspace is archived, say): a conflict, while the
+   * list of a release already started is still found.
+   */
+  async createRelease(input: NewRelease, options: { refuseNew?: string } = {}): Promise<{ release: Release; created: boolean }> {
+    if (input.files.length === 0) throw new StoreError(`the release of request ${input.request} lists no files`);
+    const names = new Set<string>();
+    for (const f of input.files) {
+      if (names.has(f.name)) throw new StoreError(`the release of request ${input.request} lists ${JSON.stringify(f.name)} twice`);
+      names.add(f.name);
+      if (!Number.isSafeInteger(f.size) || f.size < 0) throw new StoreError(`${JSON.stringify(f.name)}: a size is a whole number of bytes, not ${JSON.stringify(f.size)}`);
+      if (!SHA256.test(f.sha256)) throw new StoreError(`${JSON.stringify(f.name)}: a sha256 is 64 lower-case hex digits, not ${JSON.stringify(f.sha256)}`);
+    }
+    return this.serial(async () => {
+      const ws = await this.one("SELECT id FROM workspaces WHERE name = ?", [input.workspace]);
+      if (!ws) throw new StoreError(`there is no workspace named ${input.workspace}`, "not_found");
+      const backendId = await this.backendId(input.backend);
+      const existing = await this.one("SELECT id FROM releases WHERE backend_id = ? AND airlock_request = ?", [backendId, input.request]);
+      if (existing) {
+        const release = (await this.releases("r.id = ?", [Number(existing.id)]))[0]!;
+        const difference = releaseDifference(release, input);
+        if (difference) throw new StoreError(`request ${input.request} of backend ${input.backend} was already sent as release ${release.id}, ${difference}: a request is released once`, "conflict");
+        return { release, created: false };
+      }
+      if (options.refuseNew !== undefined) throw new StoreError(options.refuseNew, "conflict");
+      const identifier = randomBytes(8).toString("hex");
+      const row = await this.one("INSERT INTO releases (identifier, workspace_id, backend_id, airlock_request, released_by, created) VALUES (?, ?, ?, ?, ?, ?) RETURNING id", [
+        identifier,
+        Number(ws.id),
+        backendId,
+        input.request,
+        input.releasedBy,
+        this.now(),
+      ]);
+      const id = Number(row!.id);
+      for (const f of input.files) await this.db.all("INSERT INTO released_files (release_id, name, size, sha256, file_date) VALUES (?, ?, ?, ?, ?)", [id, f.name, f.size, f.sha256, f.date]);
+      return { release: (await this.releases("r.id = ?", [id]))[0]!, created: true };
+    }, true);
+  }
+
+  getRelease(identifier: string): Promise<Release | undefined> {
+    return this.serial(async () => (await this.releases("r.identifier = ?", [identifier]))[0]);
+  }
+
+  /**
+   * Records that a file's bytes are in the releases folder at `stored` (the
+   * caller has checked them against the list). Receiving a file again changes
+   * nothing. `completed` is true for the one call that received the release's
+   * last file.
+   */
+  receiveReleaseFile(identifier: string, name: string, stored: string): Promise<{ release: Release; file: ReleaseFile; received: boolean; completed: boolean }> {
+    return this.serial(async () => {
+      const r = await this.one("SELECT id FROM releases WHERE identifier = ?", [identifier]);
+      if (!r) throw new StoreError(`there is no release ${identifier}`, "not_found");
+      const id = Number(r.id);
+      const now = this.now();
+      const marked = await this.db.all("UPDATE released_files SET received = ?, stored = ? WHERE release_id = ? AND name = ? AND received IS NULL RETURNING id", [now, stored, id, name]);
+      const missing = Number((await this.one("SELECT COUNT(*) AS n FROM released_files WHERE release_id = ? AND received IS NULL", [id]))!.n);
+      const completed = missing === 0 ? await this.db.all("UPDATE releases SET completed = ? WHERE id = ? AND completed IS NULL RETURNING id", [now, id]) : [];
+      const release = (await this.releases("r.id = ?", [id]))[0]!;
+      const file = release.files.find((f) => f.name === name);
+      if (!file) throw new StoreError(`release ${identifier} has no file named ${JSON.stringify(name)}`, "not_found");
+      return { release, file, received: marked.length > 0, completed: completed.length > 0 };
+    }, true);
+  }
+
+  /** The files of a workspace's complete releases, the latest release first. */
+  listReleasedFiles(workspace: string): Promise<ReleasedFile[]> {
+    return this.serial(async () => {
+      const rows = await this.db.all(
+        `SELECT r.identifier, r.airlock_request, w.name AS workspace, r.released_by, r.completed, f.name, f.size, f.sha256, f.file_date, f.stored
+         FROM releases r JOIN workspaces w ON w.id = r.workspace_id JOIN released_files f ON f.release_id = r.id
+         WHERE w.name = ? AND r.completed IS NOT NULL
+         ORDER BY r.completed DESC, r.id DESC, f.name`,
+        [workspace],
+      );
+      return rows.map((row) => ({
+        release: String(row.identifier),
+        request: String(row.airlock_request),
+        workspace: String(row.workspace),
+        releasedBy: String(row.released_by),
+        released: String(row.completed),
+        name: String(row.name),
+        size: Number(row.size),
+        sha256: String(row.sha256),
+        date: String(row.file_date),
+        stored: String(row.stored),
+      }));
+    });
+  }
+
+  /** Releases with their files, by a condition on `r` (releases). */
+  private async releases(where: string, params: readonly Param[]): Promise<Release[]> {
+    const rows = await this.db.all(
+      `SELECT r.id, r.identifier, w.name AS workspace, p.number AS project, b.name AS backend, r.airlock_request, r.released_by, r.created, r.completed
+       FROM releases r JOIN workspaces w ON w.id = r.workspace_id JOIN projects p ON p.id = w.project_id JOIN backends b ON b.id = r.backend_id
+       WHERE ${where} ORDER BY r.id`,
+      params,
+    );
+    const out: Release[] = [];
+    for (const row of rows) {
+      const files = await this.db.all("SELECT name, size, sha256, file_date, received, stored FROM released_files WHERE release_id = ? ORDER BY id", [Number(row.id)]);
+      out.push({
+        id: String(row.identifier),
+        workspace: String(row.workspace),
+        project: Number(row.project),
+        backend: String(row.backend),
+        request: String(row.airlock_request),
+        releasedBy: String(row.released_by),
+        created: String(row.created),
+        completed: text(row.completed),
+        files: files.map((f) => ({ name: String(f.name), size: Number(f.size), sha256: String(f.sha256), date: String(f.file_date), received: text(f.received), stored: text(f.stored) })),
+      });
+    }
+    return out;
+  }
+
+  // --- publish requests ---------------------------------------------------------------
+
+  /**
+   * Stores a pending request to publish files of the workspace's complete
+   * releases. Each file is named by its release and name; two files of one
+   * name (from two releases) would land at one path in the repository, so
+   * only one of them may be asked for. A restricted workspace takes none.
+   */
+  async createPublishRequest(input: NewPublishRequest): Promise<PublishRequest> {
+    const note = input.note ?? "";
+    if (note.length > MAX_NOTE) throw new StoreError(`a publish request's note has at most ${MAX_NOTE} characters, not ${note.length}`);
+    if (input.files.length === 0) throw new StoreError("a publish request names at least one released file: choose the files to publish");
+    if (input.files.length > MAX_PUBLISH_FILES) throw new StoreError(`a publish request names at most ${MAX_PUBLISH_FILES} files, not ${input.files.length}`);
+    const byName = new Map<string, string>();
+    for (const f of input.files) {
+      const other = byName.get(f.name);
+      if (other === f.release) throw new StoreError(`${JSON.stringify(f.name)} of release ${f.release} is named twice`);
+      if (other !== undefined) throw new StoreError(`${JSON.stringify(f.name)} is named from releases ${other} and ${f.release}: both would be published at one path; choose one`);
+      byName.set(f.name, f.release);
+    }
+    return this.serial(async () => {
+      const ws = await this.one("SELECT id FROM workspaces WHERE name = ?", [input.workspace]);
+      if (!ws) throw new StoreError(`there is no workspace named ${input.workspace}`, "not_found");
+      const incident = await this.openIncidentOf(Number(ws.id));
+      if (incident) throw new StoreError(restrictedMessage(input.workspace, incident, "nothing is published from it"), "conflict");
+      const requesterId = await this.userId(input.requester);
+      const fileIds: number[] = [];
+      for (const f of input.files) {
+        const row = await this.one(
+          "SELECT f.id FROM released_files f JOIN releases r ON r.id = f.release_id WHERE r.identifier = ? AND f.name = ? AND r.workspace_id = ? AND r.completed IS NOT NULL",
+          [f.release, f.name, Number(ws.id)],
+        );
+        if (!row) throw new StoreError(`workspace ${input.workspace} has no released file ${JSON.stringify(f.name)} in release ${f.release} (only files of complete releases can be published)`, "not_found");
+        fileIds.push(Number(row.id));
+      }
+      const identifier = randomBytes(8).toString("hex");
+      const id = Number((await this.one("INSERT INTO publish_requests (identifier, workspace_id, requester_id, note, created) VALUES (?, ?, ?, ?, ?) RETURNING id", [identifier, Number(ws.id), requesterId, note, this.now()]))!.id);
+      for (const fileId of fileIds) await this.db.all("INSERT INTO publish_request_files (publish_request_id, released_file_id) VALUES (?, ?)", [id, fileId]);
+      return (await this.publishRequests("q.id = ?", [id], 1))[0]!;
+    }, true);
+  }
+
+  getPublishRequest(identifier: string): Promise<PublishRequest | undefined> {
+    return this.serial(async () => (await this.publishRequests("q.identifier = ?", [identifier], 1))[0]);
+  }
+
+  /** Newest first, at most `limit`. */
+  async listPublishRequests(filter: PublishRequestFilter = {}, limit = MAX_PAGE): Promise<PublishRequest[]> {
+    if (filter.status !== undefined && !PUBLISH_STATUSES.includes(filter.status)) throw new StoreError(`unknown status ${JSON.stringify(filter.status)}: a publish request is ${PUBLISH_STATUSES.join(", ")}`);
+    const clauses: string[] = [];
+    const params: Param[] = [];
+    if (filter.status !== undefined) {
+      clauses.push("q.status = ?");
+      params.push(filter.status);
+    }
+    if (filter.workspace !== undefined) {
+      clauses.push("w.name = ?");
+      params.push(filter.workspace);
+    }
+    return this.serial(() => this.publishRequests(clauses.length > 0 ? clauses.join(" AND ") : "1 = 1", params, limit));
+  }
+
+  /** Approves or rejects a pending request. Whether `by` may is api.ts's to decide; an approval for a restricted workspace is refused here. */
+  decidePublishRequest(identifier: string, decision: { status: "approved" | "rejected"; by: string; note?: string }): Promise<PublishRequest> {
+    const note = decision.note ?? "";
+    if (note.length > MAX_NOTE) throw new StoreError(`a decision's note has at most ${MAX_NOTE} characters, not ${note.length}`);
+    return this.serial(async () => {
+      const row = await this.publishRequestRow(identifier);
+      checkPublishTransition(identifier, row.status, decision.status);
+      if (decision.status === "approved") await this.refuseIfRestricted(row.workspaceId, row.workspace, "nothing is published from it");
+      const by = await this.userId(decision.by);
+      const changed = await this.db.all("UPDATE publish_requests SET status = ?, decided_by_id = ?, decided = ?, decision_note = ? WHERE id = ? AND status = ? RETURNING id", [
+        decision.status,
+        by,
+        this.now(),
+        note,
+        row.id,
+        row.status,
+      ]);
+      if (changed.length === 0) throw new StoreError(`publish request ${identifier} changed while it was being decided: look at it again`, "conflict");
+      return (await this.publishRequests("q.id = ?", [row.id], 1))[0]!;
+    }, true);
+  }
+
+  /** Records the commit an approved request was published in (by `enclave publish`). */
+  markPublishRequestPublished(identifier: string, published: { commit: string; repo: string; branch: string; by: string }): Promise<PublishRequest> {
+    if (!COMMIT.test(published.commit)) throw new StoreError(`a publish request is published in a commit (40 or 64 lower-case hex digits), not ${JSON.stringify(published.commit)}`);
+    return this.serial(async () => {
+      const row = await this.publishRequestRow(identifier);
+      checkPublishTransition(identifier, row.status, "published");
+      await this.refuseIfRestricted(row.workspaceId, row.workspace, "nothing is published from it");
+      const changed = await this.db.all(
+        "UPDATE publish_requests SET status = 'published', published = ?, published_by = ?, commit_sha = ?, published_repo = ?, published_branch = ? WHERE id = ? AND status = 'approved' RETURNING id",
+        [this.now(), published.by, published.commit, published.repo, published.branch, row.id],
+      );
+      if (changed.length === 0) throw new StoreError(`publish request ${identifier} changed while it was being published: look at it again`, "conflict");
+      return (await this.publishRequests("q.id = ?", [row.id], 1))[0]!;
+    }, true);
+  }
+
+  private async publishRequestRow(identifier: string): Promise<{ id: number; status: PublishStatus; workspaceId: number; workspace: string }> {
+    const r = await this.one("SELECT q.id, q.status, q.workspace_id, w.name FROM publish_requests q JOIN workspaces w ON w.id = q.workspace_id WHERE q.identifier = ?", [identifier]);
+    if (!r) throw new StoreError(`there is no publish request ${identifier}`, "not_found");
+    return { id: Number(r.id), status: r.status as PublishStatus, workspaceId: Number(r.workspace_id), workspace: String(r.name) };
+  }
+
+  private async publishRequests(where: string, params: readonly Param[], limit: number): Promise<PublishRequest[]> {
+    const rows = await this.db.all(
+      `SELECT q.id, q.identifier, w.name AS workspace, p.number AS project, u.username AS requester, q.note, q.created, q.status,
+              d.username AS decided_by, q.decided, q.decision_note, q.published, q.published_by, q.commit_sha, q.published_repo, q.published_branch
+       FROM publish_requests q JOIN workspaces w ON w.id = q.workspace_id JOIN projects p ON p.id = w.project_id
+       JOIN users u ON u.id = q.requester_id LEFT JOIN users d ON d.id = q.decided_by_id
+       WHERE ${where} ORDER BY q.id DESC LIMIT ?`,
+      [...params, limit],
+    );
+    const out: PublishRequest[] = [];
+    for (const row of rows) {
+      const files = await this.db.all(
+        `SELECT r.identifier, r.airlock_request, r.released_by, r.completed, f.name, f.size, f.sha256, f.stored
+         FROM publish_request_files x JOIN released_files f ON f.id = x.released_file_id JOIN releases r ON r.id = f.release_id
+         WHERE x.publish_request_id = ? ORDER BY f.name, r.identifier`,
+        [Number(row.id)],
+      );
+      out.push({
+        id: String(row.identifier),
+        workspace: String(row.workspace),
+        project: Number(row.project),
+        requester: String(row.requester),
+        note: String(row.note),
+        created: String(row.created),
+        status: row.status as PublishStatus,
+        decidedBy: text(row.decided_by),
+        decided: text(row.decided),
+        decisionNote: String(row.decision_note),
+        published: text(row.published),
+        publishedBy: text(row.published_by),
+        commit: text(row.commit_sha),
+        repo: text(row.published_repo),
+        branch: text(row.published_branch),
+        files: files.map((f) => ({
+          release: String(f.identifier),
+          request: String(f.airlock_request),
+          name: String(f.name),
+          size: Number(f.size),
+          sha256: String(f.sha256),
+          releasedBy: String(f.released_by),
+          released: String(f.completed),
+          stored: String(f.stored),
+        })),
+      });
+    }
+    return out;
+  }
+
+  // --- incidents ---------------------------------------------------------------------
+
+  /** Opens an incident for the workspace, which is restricted from now until every incident of it is closed. */
+  openIncident(input: NewIncident): Promise<Incident> {
+    if (input.repo.trim() === "") throw new StoreError("an incident names the repository that was cleaned");
+    if (input.openedBy.trim() === "") throw new StoreError("an incident names who opened it");
+    return this.serial(async () => {
+      const ws = await this.one("SELECT id FROM workspaces WHERE name = ?", [input.workspace]);
+      if (!ws) throw new StoreError(`there is no workspace named ${input.workspace}`, "not_found");
+      const identifier = randomBytes(8).toString("hex");
+      const blobs = input.blobs.map((b) => ({ id: b.id, size: b.size, paths: [...b.paths] }));
+      const id = Number(
+        (await this.one("INSERT INTO incidents (identifier, workspace_id, repo, blobs, refs_rewritten, refs_deleted, opened_by, opened) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", [
+          identifier,
+          Number(ws.id),
+          input.repo,
+          JSON.stringify(blobs),
+          JSON.stringify([...input.refsRewritten]),
+          JSON.stringify([...input.refsDeleted]),
+          input.openedBy,
+          this.now(),
+        ]))!.id,
+      );
+      return (await this.incidents("i.id = ?", [id]))[0]!;
+    }, true);
+  }
+
+  getIncident(identifier: string): Promise<Incident | undefined> {
+    return this.serial(async () => (await this.incidents("i.identifier = ?", [identifier]))[0]);
+  }
+
+  /** Newest first; `open` keeps those not closed (true) or only closed ones (false). */
+  listIncidents(filter: { open?: boolean; workspace?: string } = {}): Promise<Incident[]> {
+    const clauses: string[] = [];
+    const params: Param[] = [];
+    if (filter.open !== undefined) clauses.push(filter.open ? "i.closed IS NULL" : "i.closed IS NOT NULL");
+    if (filter.workspace !== undefined) {
+      clauses.push("w.name = ?");
+      params.push(filter.workspace);
+    }
+    return this.serial(() => this.incidents(clauses.length > 0 ? clauses.join(" AND ") : "1 = 1", params));
+  }
+
+  /** Closes an open incident with a note saying what was done; the workspace is no longer restricted once none is open. */
+  closeIncident(identifier: string, close: { by: string; note: string }): Promise<Incident> {
+    if (close.note.trim() === "") throw new StoreError("closing an incident needs a note: say what was done (the copies cleaned, who was told)");
+    if (close.note.length > MAX_NOTE) throw new StoreError(`an incident's closing note has at most ${MAX_NOTE} characters, not ${close.note.length}`);
+    return this.serial(async () => {
+      const r = await this.one("SELECT id, closed FROM incidents WHERE identifier = ?", [identifier]);
+      if (!r) throw new StoreError(`there is no incident ${identifier}`, "not_found");
+      if (r.closed != null) throw new StoreError(`incident ${identifier} was closed already, on ${String(r.closed)}`, "conflict");
+      const by = await this.userId(close.by);
+      await this.db.all("UPDATE incidents SET closed_by_id = ?, closed = ?, close_note = ? WHERE id = ? AND closed IS NULL", [by, this.now(), close.note.trim(), Number(r.id)]);
+      return (await this.incidents("i.id = ?", [Number(r.id)]))[0]!;
+    }, true);
+  }
+
+  /** The oldest open incident of a workspace (by its row), if any. */
+  private async openIncidentOf(workspaceId: number): Promise<{ id: string; opened: string } | undefined> {
+    const r = await this.one("SELECT identifier, opened FROM incidents WHERE workspace_id = ? AND closed IS NULL ORDER BY id LIMIT 1", [workspaceId]);
+    return r && { id: String(r.identifier), opened: String(r.opened) };
+  }
+
+  private async refuseIfRestricted(workspaceId: number, workspace: string, refused: string): Promise<void> {
+    const incident = await this.openIncidentOf(workspaceId);
+    if (incident) throw new StoreError(restrictedMessage(workspace, incident, refused), "conflict");
+  }
+
+  private async incidents(where: string, params: readonly Param[]): Promise<Incident[]> {
+    const rows = await this.db.all(
+      `SELECT i.identifier, w.name AS workspace, p.number AS project, i.repo, i.blobs, i.refs_rewritten, i.refs_deleted, i.opened_by, i.opened, u.username AS closed_by, i.closed, i.close_note
+       FROM incidents i JOIN workspaces w ON w.id = i.workspace_id JOIN projects p ON p.id = w.project_id LEFT JOIN users u ON u.id = i.closed_by_id
+       WHERE ${where} ORDER BY i.id DESC`,
+      params,
+    );
+    return rows.map((r) => ({
+      id: String(r.identifier),
+      workspace: String(r.workspace),
+      project: Number(r.project),
+      repo: String(r.repo),
+      blobs: JSON.parse(String(r.blobs)) as IncidentBlob[],
+      refsRewritten: JSON.parse(String(r.refs_rewritten)) as string[],
+      refsDeleted: JSON.parse(String(r.refs_deleted)) as string[],
+      openedBy: String(r.opened_by),
+      opened: String(r.opened),
+      closedBy: text(r.closed_by),
+      closed: text(r.closed),
+      closeNote: text(r.close_note),
+    }));
+  }
+
   private async backendId(name: string): Promise<number> {
     const r = await this.one("SELECT id FROM backends WHERE name = ?", [name]);
     if (!r) throw new StoreError(`there is no backend named ${name}`, "not_found");
@@ -1009,11 +1567,40 @@ export class Store {
 }
 
 const MAX_PAGE = 1000;
+const MAX_NOTE = 2000;
+const MAX_PUBLISH_FILES = 1000;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** How a list sent again differs from the release stored for its request, or undefined if it does not. */
+function releaseDifference(release: Release, input: NewRelease): string | undefined {
+  if (release.workspace !== input.workspace) return `for workspace ${release.workspace}, not ${input.workspace}`;
+  const before = new Map(release.files.map((f) => [f.name, f]));
+  const now = new Map(input.files.map((f) => [f.name, f]));
+  const quoted = (names: string[]): string => names.map((n) => JSON.stringify(n)).join(", ");
+  const added = [...now.keys()].filter((n) => !before.has(n));
+  const leftOut = [...before.keys()].filter((n) => !now.has(n));
+  const changed = [...now.values()].filter((f) => before.has(f.name) && (before.get(f.name)!.size !== f.size || before.get(f.name)!.sha256 !== f.sha256)).map((f) => f.name);
+  const parts: string[] = [];
+  if (added.length > 0) parts.push(`added: ${quoted(added)}`);
+  if (leftOut.length > 0) parts.push(`left out: ${quoted(leftOut)}`);
+  if (changed.length > 0) parts.push(`other size or sha256: ${quoted(changed)}`);
+  return parts.length === 0 ? undefined : `with another list of files (${parts.join("; ")})`;
+}
 const COMMIT = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 const JOB_IDENTIFIER = /^[0-9a-f]{16}$/;
 
-const WORKSPACE_SELECT = "SELECT w.id, p.number, w.name, w.repo, w.branch, w.archived, w.created FROM workspaces w JOIN projects p ON p.id = w.project_id";
-const toWorkspace = (r: Row): Workspace => ({ id: Number(r.id), project: Number(r.number), name: String(r.name), repo: String(r.repo), branch: String(r.branch), archived: Number(r.archived) === 1, created: String(r.created) });
+const WORKSPACE_SELECT =
+  "SELECT w.id, p.number, w.name, w.repo, w.branch, w.archived, w.created, (SELECT COUNT(*) FROM incidents i WHERE i.workspace_id = w.id AND i.closed IS NULL) AS open_incidents FROM workspaces w JOIN projects p ON p.id = w.project_id";
+const toWorkspace = (r: Row): Workspace => ({
+  id: Number(r.id),
+  project: Number(r.number),
+  name: String(r.name),
+  repo: String(r.repo),
+  branch: String(r.branch),
+  archived: Number(r.archived) === 1,
+  restricted: Number(r.open_incidents) > 0,
+  created: String(r.created),
+});
 
 const text = (v: unknown): string | null => (v == null ? null : String(v));
 const number = (v: unknown): number | null => (v == null ? null : Number(v));

@@ -49,6 +49,14 @@ export interface ActionResult {
   readonly signal: string | null;
   /** True when the wall-clock limit killed it. */
   readonly timedOut: boolean;
+  /**
+   * CPU time (user + system) of the action's whole process tree, in seconds;
+   * null when it was not measured (it never started, or not on Linux). Sampled,
+   * so a lower bound: see runtimes.ts.
+   */
+  readonly cpuSeconds: number | null;
+  /** Peak resident memory of the action's process tree, in bytes; null when it was not measured. */
+  readonly peakMemoryBytes: number | null;
   /** A short explanation for the log when the action could not run or was killed (no data in it). */
   readonly message?: string;
 }

@@ -151,6 +151,9 @@ export interface LogSummary {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
+  /** What the action's processes used (null: not measured). */
+  cpuSeconds: number | null;
+  peakMemoryBytes: number | null;
   statusMessage: string;
   hint?: string;
   outputs: { path: string; level: OutputLevel; size: number; level4?: { copied: boolean; reasons: string[]; placeholder?: string } }[];
@@ -172,6 +175,8 @@ export function formatLogSummary(s: LogSummary): string {
     `started_at:     ${s.startedAt}`,
     `finished_at:    ${s.finishedAt}`,
     `duration:       ${formatDuration(s.durationMs)}`,
+    `cpu_time:       ${s.cpuSeconds === null ? "not measured" : formatDuration(s.cpuSeconds * 1000)}`,
+    `peak_memory:    ${s.peakMemoryBytes === null ? "not measured" : formatBytes(s.peakMemoryBytes)}`,
     `status_message: ${s.statusMessage}`,
   ];
   if (s.hint !== undefined) lines.push(`hint:           ${s.hint}`);

@@ -124,6 +124,10 @@ export interface ActionOutcome {
   finishedAt: string | null;
   durationMs: number | null;
   exitCode: number | null;
+  /** CPU time of the action's processes, in seconds, as the executor measured it; null when it did not run here or was not measured. */
+  cpuSeconds: number | null;
+  /** Peak resident memory of the action's processes, in bytes; null likewise. */
+  peakMemoryBytes: number | null;
   /** The absolute path of metadata/<action>.log, when the action ran (or was reused and has one). */
   logFile: string | null;
   outputs: OutputSummary[];
@@ -513,6 +517,7 @@ class Run {
     let statusMessage: string;
     let hint: string | undefined;
     let exitCode: number | null = null;
+    let usage: Pick<ActionResult, "cpuSeconds" | "peakMemoryBytes"> = { cpuSeconds: null, peakMemoryBytes: null };
     const outputs: OutputSummary[] = [];
     let discarded: string[] = [];
     try {
@@ -540,6 +545,8 @@ class Run {
       }
       log.flush();
       exitCode = result?.exitCode ?? null;
+      // An executor written before these were measured may leave them out.
+      if (result !== undefined) usage = { cpuSeconds: result.cpuSeconds ?? null, peakMemoryBytes: result.peakMemoryBytes ?? null };
 
       // Which files are the action's outputs, and which it wrote besides.
       const after = await listFiles(workdir);
@@ -609,6 +616,7 @@ class Run {
       startedAt: started.toISOString(),
       finishedAt: finished.toISOString(),
       durationMs,
+      ...usage,
       statusMessage,
       outputs: outputs.map((o) => ({ path: o.path, level: o.level, size: o.size, ...(o.level4 === undefined ? {} : { level4: { ...o.level4, ...(o.level4.placeholder === undefined ? {} : { placeholder: path.relative(this.projectDir, o.level4.placeholder) }) } }) })),
       discarded,
@@ -629,6 +637,7 @@ class Run {
       finishedAt: finished.toISOString(),
       durationMs,
       exitCode,
+      ...usage,
       logFile,
       outputs,
       discarded,
@@ -742,6 +751,9 @@ class Run {
       finishedAt: record.finishedAt,
       durationMs: null,
       exitCode: record.exitCode,
+      // What the reused job used was spent in an earlier run.
+      cpuSeconds: null,
+      peakMemoryBytes: null,
       logFile: fs.existsSync(logFile) ? logFile : null,
       outputs: Object.entries(record.outputs).map(([file, o]) => {
         const entry = this.manifest.files[file];
@@ -794,6 +806,8 @@ class Run {
       finishedAt: null,
       durationMs: null,
       exitCode: null,
+      cpuSeconds: null,
+      peakMemoryBytes: null,
       logFile: null,
       outputs: [],
       discarded: [],

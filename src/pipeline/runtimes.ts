@@ -61,6 +61,10 @@
 // hand, with no limits at all. The limits (prlimit and the wall-time kill)
 // apply either way, where prlimit exists.
 //
+// WHAT IT USES. The CPU time and peak memory of the action's whole process
+// tree are measured while it runs, in and out of bubblewrap alike: see
+// ProcessTreeUsage below.
+//
 // The environment is always clean: PATH=/usr/local/bin:/usr/bin:/bin,
 // HOME and TMPDIR a private folder, LANG=C.UTF-8, TZ=UTC, and run.env (the
 // database's DSN for a database action in the backend). Nothing of the
@@ -297,7 +301,7 @@ function databaseAccess(run: ActionRun): { readOnly: string[]; shareNetwork: boo
 // RUNNING IT
 
 async function execute(run: ActionRun, bwrap: boolean, find: (name: string) => string | undefined): Promise<ActionResult> {
-  const refuse = (message: string): ActionResult => ({ exitCode: null, signal: null, timedOut: false, message });
+  const refuse = (message: string): ActionResult => ({ exitCode: null, signal: null, timedOut: false, cpuSeconds: null, peakMemoryBytes: null, message });
   if (run.signal?.aborted) return refuse("cancelled before it started");
   const name = `${run.action.run.image}:${run.action.run.version}`;
   if (!bwrap && run.sandbox === "required") {
@@ -388,6 +392,7 @@ function spawnAction(run: ActionRun, program: string, args: string[], workdir: s
   return new Promise((resolve) => {
     // A process group of its own, so that killing it reaches every process it started.
     const child = spawn(program, args, { cwd: workdir, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const usage = child.pid === undefined ? undefined : ProcessTreeUsage.start(child.pid);
     let timedOut = false;
     let cancelled = false;
     let tail = "";
@@ -419,9 +424,14 @@ function spawnAction(run: ActionRun, program: string, args: string[], workdir: s
         run.onOutput(chunk);
       });
     }
-    child.on("error", (e) => done({ exitCode: null, signal: null, timedOut: false, message: `could not start ${path.basename(program)}: ${e.message}` }));
+    child.on("error", (e) => {
+      usage?.stop();
+      done({ exitCode: null, signal: null, timedOut: false, cpuSeconds: null, peakMemoryBytes: null, message: `could not start ${path.basename(program)}: ${e.message}` });
+    });
     // Whatever it left running in its group (outside the sandbox) would hold the output open.
     child.on("exit", () => {
+      // Reaped: its pid may now be another process's.
+      usage?.stop();
       try {
         process.kill(-child.pid!, "SIGKILL");
       } catch {
@@ -443,9 +453,240 @@ function spawnAction(run: ActionRun, program: string, args: string[], workdir: s
       else if (exitCode !== 0 && OUT_OF_MEMORY.test(tail)) message = `it ran out of memory (the limit is ${memoryMb} MB of address space)`;
       else if (killedBy === "SIGKILL") message = `killed (SIGKILL): it may have used up its CPU-time limit of ${cpuSeconds} s or run out of memory (${memoryMb} MB)`;
       else if (killedBy !== null) message = `killed by ${killedBy}`;
-      done({ exitCode, signal: killedBy, timedOut, ...(message === undefined ? {} : { message }) });
+      const used = usage?.result() ?? { cpuSeconds: null, peakMemoryBytes: null };
+      done({ exitCode, signal: killedBy, timedOut, ...used, ...(message === undefined ? {} : { message }) });
     });
   });
+}
+
+// ---------------------------------------------------------------------------
+// WHAT AN ACTION USES
+//
+// Node gives no resource usage for a child process, and the action is not one
+// process anyway: setpriv and prlimit exec into bwrap, which forks the PID
+// namespace's init, which forks the command, which may start more (R's
+// system(), a definition's own sandbox under enclave:v1). So the tree is
+// sampled in /proc while it runs. That needs no privilege (stat and status are
+// readable by anyone), works the same with and without bubblewrap, and sees
+// through --unshare-pid: the host's /proc lists the sandbox's processes under
+// their host pids, as children of bwrap's.
+//
+// Not chosen: a shell around the command whose `times` builtin reports its
+// children's CPU on a spare descriptor. It is exact for CPU, but gives no
+// memory; it would sit between setpriv's parent-death signal and the action,
+// turn a signal that kills the command into an exit code of 128 + n, and die
+// with everything else at the wall-time kill, leaving nothing to report just
+// when it matters. A cgroup (exact for both) needs a delegated cgroup, which a
+// researcher's machine does not have.
+//
+// What a sample counts, for each process in the tree, read parent before child:
+//   CPU     utime + stime (all its threads) + cutime + cstime (the children it
+//           has reaped, and theirs). A child's time moves into its parent's
+//           cutime when the parent reaps it, after which the child is gone
+//           from the tree, so nothing is counted twice; the sum only grows,
+//           and the highest seen is the total.
+//   memory  VmRSS, summed over the tree, and VmHWM, the peak the kernel kept
+//           for each process, which catches a spike between two samples. The
+//           peak reported is the higher of the largest sum and the largest
+//           single VmHWM. Pages shared between processes count in each.
+// A process that leaves the tree (a daemon's double fork) is lost to it; in
+// the sandbox it cannot leave, since the namespace's init, bwrap, adopts it.
+// The time between the last sample and the exit is lost: up to one interval
+// of CPU (the figures are lower bounds), and the memory of a process that
+// started and ended between two samples. A sample of a node action's tree
+// costs the runner about half a millisecond of CPU (reading the children of
+// each of node's dozen threads is most of it), so sampling is fast at first,
+// for a short action to be seen at all, and slows as the action goes on, when
+// one interval's loss is a small part of the whole: about 12 ms of the
+// runner's CPU in the first second, 2 ms a second for the first minute, then
+// half a millisecond a second.
+
+/** USER_HZ, the unit of the times in /proc/<pid>/stat: 100 on every architecture Node supports on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/** When the first sample is taken (after the execs of setpriv, prlimit and bwrap), and the interval from then on: [until the action has run this long, sample this often]. */
+const USAGE_FIRST_SAMPLE_MS = 20;
+const USAGE_INTERVALS_MS: readonly (readonly [number, number])[] = [
+  [1_000, 50],
+  [60_000, 250],
+  [Infinity, 1_000],
+];
+
+/** CPU time and peak memory of an action's process tree, or null where /proc could not tell. */
+export interface ActionUsage {
+  cpuSeconds: number | null;
+  peakMemoryBytes: number | null;
+}
+
+let procWorks: { stat: boolean; childrenFiles: boolean } | undefined;
+
+/** Whether this machine has /proc, and its per-thread lists of children (CONFIG_PROC_CHILDREN); probed once. */
+function procSupport(): { stat: boolean; childrenFiles: boolean } {
+  procWorks ??= {
+    stat: readProc(`/proc/${process.pid}/stat`) !== undefined,
+    childrenFiles: readProc(`/proc/${process.pid}/task/${process.pid}/children`) !== undefined,
+  };
+  return procWorks;
+}
+
+/** Samples the CPU time and memory of a process and all its descendants (see above). */
+export class ProcessTreeUsage {
+  private ticks = 0;
+  private sumRss = 0;
+  private maxHwm = 0;
+  private sampled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  /** `scan`: find descendants by reading every process's parent, as where the kernel has no children files (tests use it to take that way). */
+  constructor(
+    private readonly root: number,
+    private readonly scan = !procSupport().childrenFiles,
+  ) {}
+
+  /** Starts sampling on a timer; undefined where /proc cannot be read (not Linux). */
+  static start(root: number): ProcessTreeUsage | undefined {
+    if (!procSupport().stat) return undefined;
+    const usage = new ProcessTreeUsage(root);
+    const began = Date.now();
+    const next = (ms: number) => {
+      usage.timer = setTimeout(() => {
+        usage.sample();
+        const ran = Date.now() - began;
+        if (!usage.stopped) next(USAGE_INTERVALS_MS.find(([until]) => ran < until)![1]);
+      }, ms);
+      // The child keeps the runner alive while it runs; the sampler never should.
+      usage.timer.unref();
+    };
+    next(USAGE_FIRST_SAMPLE_MS);
+    return usage;
+  }
+
+  /** Stops the timer; to be called once the root has been reaped, when its pid may already name another process. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Reads the whole tree once. */
+  sample(): void {
+    if (this.stopped) return;
+    const parents = this.scan ? parentsOfAll() : undefined;
+    const seen = new Set<number>();
+    const queue = [this.root];
+    let ticks = 0;
+    let rss = 0;
+    let found = false;
+    while (queue.length > 0) {
+      const pid = queue.shift()!;
+      // A pid reused while the tree is read could be listed twice, even under itself.
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      const stat = readProc(`/proc/${pid}/stat`);
+      if (stat === undefined) continue;
+      const times = parseStat(stat);
+      if (times === undefined) continue;
+      found = true;
+      ticks += times.ticks;
+      const status = readProc(`/proc/${pid}/status`) ?? "";
+      rss += kibibytes(status, VM_RSS);
+      this.maxHwm = Math.max(this.maxHwm, kibibytes(status, VM_HWM));
+      // Listed after its own times are read: a child reaped in between is then counted in neither, never in both.
+      queue.push(...(parents === undefined ? childrenOf(pid) : (parents.get(pid) ?? [])));
+    }
+    if (!found) return;
+    this.sampled = true;
+    this.ticks = Math.max(this.ticks, ticks);
+    this.sumRss = Math.max(this.sumRss, rss);
+  }
+
+  result(): ActionUsage {
+    if (!this.sampled) return { cpuSeconds: null, peakMemoryBytes: null };
+    return { cpuSeconds: this.ticks / CLOCK_TICKS_PER_SECOND, peakMemoryBytes: Math.max(this.sumRss, this.maxHwm) * 1024 };
+  }
+}
+
+/** The times (in clock ticks) of a line of /proc/<pid>/stat: its own and its reaped children's. */
+export function parseStat(line: string): { ppid: number; ticks: number } | undefined {
+  // The command's name, in parentheses, may itself hold spaces and parentheses.
+  const close = line.lastIndexOf(")");
+  if (close < 0) return undefined;
+  // From field 3 (state) on: ppid is field 4; utime, stime, cutime and cstime are fields 14 to 17.
+  const f = line.slice(close + 2).split(" ");
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0);
+  const ppid = Number(f[1]);
+  return Number.isFinite(ticks) && Number.isInteger(ppid) ? { ppid, ticks } : undefined;
+}
+
+const VM_RSS = /^VmRSS:\s+(\d+) kB/m;
+const VM_HWM = /^VmHWM:\s+(\d+) kB/m;
+
+/** A "Name:   N kB" field of /proc/<pid>/status; 0 when absent (a zombie, a kernel thread). */
+function kibibytes(status: string, field: RegExp): number {
+  const m = field.exec(status);
+  return m === null ? 0 : Number(m[1]);
+}
+
+/** The children of every thread of a process (a child belongs to the thread that forked it). */
+function childrenOf(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const tid of tasks) {
+    for (const c of (readProc(`/proc/${pid}/task/${tid}/children`) ?? "").split(/\s+/)) if (c !== "") out.push(Number(c));
+  }
+  return out;
+}
+
+/** Without the children files, every process's parent, from a scan of /proc: dearer, so only then. */
+function parentsOfAll(): Map<number, number[]> {
+  const parents = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync("/proc");
+  } catch {
+    return parents;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readProc(`/proc/${name}/stat`);
+    const parsed = stat === undefined ? undefined : parseStat(stat);
+    if (parsed === undefined) continue;
+    const list = parents.get(parsed.ppid);
+    if (list === undefined) parents.set(parsed.ppid, [Number(name)]);
+    else list.push(Number(name));
+  }
+  return parents;
+}
+
+// The files of /proc are small and report a size of 0: read into one reused
+// buffer until the end. A process that is gone reads as undefined.
+let procBuffer = Buffer.alloc(16_384);
+
+function readProc(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    let length = 0;
+    for (;;) {
+      if (length === procBuffer.length) procBuffer = Buffer.concat([procBuffer, Buffer.alloc(procBuffer.length)]);
+      const n = fs.readSync(fd, procBuffer, length, procBuffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    return procBuffer.toString("latin1", 0, length);
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -33,6 +33,8 @@ function outcome(extra: Partial<ActionOutcome>): ActionOutcome {
     finishedAt: "2025-01-01T00:01:00.000Z",
     durationMs: 60_000,
     exitCode: null,
+    cpuSeconds: null,
+    peakMemoryBytes: null,
     logFile: "/srv/enclave/workspaces/w/metadata/tables.log",
     outputs: [],
     discarded: ["output/secret_name.csv"],
@@ -46,7 +48,7 @@ function message(extra: Partial<ActionOutcome>, result?: Partial<ActionResult>, 
   const r = finishedReport(outcome(extra), {
     jobId: "0123456789abcdef",
     action,
-    ...(result === undefined ? {} : { result: { exitCode: null, signal: null, timedOut: false, ...result } }),
+    ...(result === undefined ? {} : { result: { exitCode: null, signal: null, timedOut: false, cpuSeconds: null, peakMemoryBytes: null, ...result } }),
     limits: LIMITS,
     failedNeeds: more.failedNeeds ?? [],
     started: null,
@@ -93,5 +95,14 @@ describe("finished job reports", () => {
       cpuSeconds: null,
       memoryBytes: null,
     });
+  });
+
+  it("carry the CPU time and peak memory the runtimes measured", () => {
+    const report = (extra: Partial<ActionOutcome>) => finishedReport(outcome(extra), { jobId: "j", action, limits: LIMITS, failedNeeds: [], started: null, cancelled: false });
+    const used = { cpuSeconds: 12.34, peakMemoryBytes: 512 * 1024 * 1024 };
+    expect(report({ status: "succeeded", statusCode: "succeeded", exitCode: 0, ...used })).toMatchObject({ status: "succeeded", cpuSeconds: 12.34, memoryBytes: 536_870_912 });
+    // Whatever the job's end: a job killed at its limit used what it used.
+    expect(report({ statusCode: "nonzero_exit", exitCode: null, ...used })).toMatchObject({ status: "failed", cpuSeconds: 12.34, memoryBytes: 536_870_912 });
+    expect(report({ status: "not_started", statusCode: null, jobId: null })).toMatchObject({ cpuSeconds: null, memoryBytes: null });
   });
 });

@@ -104,7 +104,7 @@ beforeAll(async () => {
   const backend = await store.createBackend("test");
   await store.addBackendMember("test", "alice");
   token = await store.rotateApiToken("alice");
-  server = await startJobServer({ store, auditLog: audit, policy: POLICY });
+  server = await startJobServer({ store, auditLog: audit, policy: POLICY, allowedRepos: [repo.dir] });
   agentDir = path.join(dir, "agent");
   agent = await startAgent({ server: server.url, backend: "test", token: backend.token, name: "agent-1", dir: agentDir, database: dsn, policy: POLICY, log: () => {} });
 }, 240_000);
@@ -131,6 +131,10 @@ describe("a researcher's run_all, from the JSON API to levels 3 and 4", () => {
       ["aggregate", "succeeded", "succeeded"],
     ]);
     expect(first.jobRequest.jobsDone).toBe(2);
+    // Each job's CPU time and peak memory, measured inside the backend, reach the job server.
+    const job = (await api("GET", `/api/v1/jobs/${first.jobs[1]!.identifier}`)).json.job as { cpuSeconds: number | null; memoryBytes: number | null };
+    expect(job.cpuSeconds).toBeGreaterThan(0);
+    expect(job.memoryBytes).toBeGreaterThan(1024 * 1024);
     expect(first.jobRequest.jobsTotal).toBe(2);
   }, 180_000);
 

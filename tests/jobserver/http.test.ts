@@ -4,6 +4,7 @@
 // out by hand from shared/reference/permissions.md, not computed with `can`, so
 // a change to either shows up here as a difference.
 
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -62,7 +63,7 @@ beforeAll(async () => {
   for (const who of [...WHO.filter((w) => w !== "anon"), "target"]) await store.addBackendMember("tpp", who);
   await store.addBackendMember("agents", "dev");
   // The job log cache is tested on its own below; here every read sees the store.
-  server = await startJobServer({ store, auditLog, logCacheMs: 0, log: () => undefined });
+  server = await startJobServer({ store, auditLog, logCacheMs: 0, log: () => undefined, allowedRepos: [tmp] });
   base = server.url;
   for (const who of WHO) {
     browsers[who] = new Browser(base);
@@ -112,7 +113,17 @@ const postPage = (url: string | ((who: Who) => Promise<string>), form: (who: Who
 
 let someRequest: string;
 let someJob: string;
+let someRelease: string;
 const archiveTarget = async (who: Who): Promise<string> => (await store.createWorkspace({ project: 1, name: unique(`arch-${who}`), repo, branch: "main" })).name;
+/** A new pending request by dev to publish ws1's released file, for each call that decides one. */
+const pendingPublish = async (): Promise<string> => (await store.createPublishRequest({ workspace: "ws1", requester: "dev", files: [{ release: someRelease, name: "output/report.csv" }] })).id;
+let somePublish: string | undefined;
+/** A new incident, on a workspace of its own so that ws1 is never restricted, for each call that closes one. */
+const openIncident = async (who: Who): Promise<string> => {
+  const workspace = (await store.createWorkspace({ project: 1, name: unique(`incident-${who}`), repo, branch: "main" })).name;
+  return (await store.openIncident({ workspace, repo, blobs: [], refsRewritten: [], refsDeleted: [], openedBy: "matrix" })).id;
+};
+let someIncident: string | undefined;
 
 //                                                       dev collab chk pub saa sva sup oth nor anon
 const PAGES: [string, string, Call][] = [
@@ -124,9 +135,12 @@ const PAGES: [string, string, Call][] = [
   ["GET /projects",                                     "+   +   +   +   +   +   +   +   +   L", getPage("/projects")],
   ["GET /projects/1",                                   "+   +   +   -   -   +   -   -   -   L", getPage("/projects/1")],
   ["GET /workspaces/ws1",                               "+   +   +   -   -   +   -   -   -   L", getPage("/workspaces/ws1")],
+  ["GET /releases/:id/file",                            "+   +   +   -   -   -   -   -   -   L", getPage(async () => `/releases/${someRelease}/file?name=output%2Freport.csv`)],
   ["GET /staff/users",                                  "-   -   -   -   +   +   -   -   -   L", getPage("/staff/users")],
   ["GET /staff/users/dev",                              "-   -   -   -   +   +   -   -   -   L", getPage("/staff/users/dev")],
   ["GET /staff/backends",                               "-   -   -   -   +   -   -   -   -   L", getPage("/staff/backends")],
+  ["GET /staff/publish-requests",                       "-   -   -   +   -   -   -   -   -   L", getPage("/staff/publish-requests")],
+  ["GET /staff/incidents",                              "-   -   -   -   +   -   -   -   -   L", getPage("/staff/incidents")],
   ["POST /workspaces/ws1/run",                          "+   -   -   -   -   -   -   -   -   L", postPage("/workspaces/ws1/run", () => ({ action: "report", backend: "tpp" }))],
   ["POST /job-requests/:id/cancel",                     "+   -   -   -   -   -   -   -   -   L", postPage(async () => `/job-requests/${await pendingRequest()}/cancel`)],
   ["POST /projects/1/workspaces",                       "+   -   -   -   -   -   -   -   -   L", postPage("/projects/1/workspaces", (who) => ({ name: unique(`new-${who}`), repo, branch: "main" }))],
@@ -140,11 +154,22 @@ const PAGES: [string, string, Call][] = [
   ["POST /staff/backends",                              "-   -   -   -   +   -   -   -   -   L", postPage("/staff/backends", (who) => ({ name: unique(`b-${who}`) }))],
   ["POST /staff/backends/spare/rotate",                 "-   -   -   -   +   -   -   -   -   L", postPage("/staff/backends/spare/rotate")],
   ["POST /account/api-token",                           "+   +   +   +   +   +   +   +   +   L", postPage("/account/api-token")],
+  ["POST /workspaces/ws1/publish-requests",             "+   -   -   -   -   -   -   -   -   L", postPage("/workspaces/ws1/publish-requests", () => ({ file: `${someRelease}:output/report.csv` }))],
+  ["POST /staff/publish-requests/:id/approve",          "-   -   -   +   -   -   -   -   -   L", postPage(async () => `/staff/publish-requests/${await pendingPublish()}/approve`)],
+  ["POST /staff/publish-requests/:id/reject",           "-   -   -   +   -   -   -   -   -   L", postPage(async () => `/staff/publish-requests/${await pendingPublish()}/reject`)],
+  ["POST /staff/incidents/:id/close",                   "-   -   -   -   +   -   -   -   -   L", postPage(async (who) => `/staff/incidents/${await openIncident(who)}/close`, () => ({ note: "every copy is clean" }))],
 ];
 
 const tokens = {} as Record<Who, string | undefined>;
 const apiCall = (method: string, url: string | ((who: Who) => Promise<string>), body?: (who: Who) => unknown): Call => async (who) =>
   apiOutcome(await api(base, method, typeof url === "string" ? url : await url(who), { token: tokens[who], body: body?.(who) }));
+
+/** A download answers the file's bytes, not JSON; its refusals are JSON as ever. */
+const download = (url: () => Promise<string>): Call => async (who) => {
+  const res = await fetch(base + (await url()), { headers: tokens[who] ? { authorization: `Bearer ${tokens[who]}` } : {} });
+  const text = await res.text();
+  return apiOutcome({ status: res.status, json: res.ok ? {} : (JSON.parse(text) as Record<string, unknown>) });
+};
 
 //                                                        dev collab chk pub saa sva sup oth nor anon
 const API: [string, string, Call][] = [
@@ -155,6 +180,8 @@ const API: [string, string, Call][] = [
   ["GET /api/v1/projects",                              "+   +   +   +   +   +   +   +   +   L", apiCall("GET", "/api/v1/projects")],
   ["GET /api/v1/projects/1",                            "+   +   +   -   -   +   -   -   -   L", apiCall("GET", "/api/v1/projects/1")],
   ["GET /api/v1/workspaces/ws1",                        "+   +   +   -   -   +   -   -   -   L", apiCall("GET", "/api/v1/workspaces/ws1")],
+  ["GET /api/v1/workspaces/ws1/released",               "+   +   +   -   -   -   -   -   -   L", apiCall("GET", "/api/v1/workspaces/ws1/released")],
+  ["GET /api/v1/releases/:id/file",                     "+   +   +   -   -   -   -   -   -   L", download(async () => `/api/v1/releases/${someRelease}/file?name=output%2Freport.csv`)],
   ["POST /api/v1/job-requests",                         "+   -   -   -   -   -   -   -   -   L", apiCall("POST", "/api/v1/job-requests", () => ({ workspace: "ws1", backend: "tpp", actions: ["report"] }))],
   ["POST /api/v1/job-requests/:id/cancel",              "+   -   -   -   -   -   -   -   -   L", apiCall("POST", async () => `/api/v1/job-requests/${await pendingRequest()}/cancel`)],
   ["POST /api/v1/projects/1/workspaces",                "+   -   -   -   -   -   -   -   -   L", apiCall("POST", "/api/v1/projects/1/workspaces", (who) => ({ name: unique(`api-${who}`), repo, branch: "main" }))],
@@ -170,6 +197,14 @@ const API: [string, string, Call][] = [
   ["POST /api/v1/backends",                             "-   -   -   -   +   -   -   -   -   L", apiCall("POST", "/api/v1/backends", (who) => ({ name: unique(`api-b-${who}`) }))],
   ["POST /api/v1/backends/spare/rotate",                "-   -   -   -   +   -   -   -   -   L", apiCall("POST", "/api/v1/backends/spare/rotate")],
   ["POST /api/v1/backends/spare/members",               "-   -   -   -   +   -   -   -   -   L", apiCall("POST", "/api/v1/backends/spare/members", () => ({ user: "target" }))],
+  ["GET /api/v1/publish-requests",                      "-   -   -   +   -   -   -   -   -   L", apiCall("GET", "/api/v1/publish-requests")],
+  ["GET /api/v1/publish-requests/:id",                  "+   +   +   +   -   -   -   -   -   L", apiCall("GET", async () => `/api/v1/publish-requests/${(somePublish ??= await pendingPublish())}`)],
+  ["POST /api/v1/publish-requests",                     "+   -   -   -   -   -   -   -   -   L", apiCall("POST", "/api/v1/publish-requests", () => ({ workspace: "ws1", files: [{ release: someRelease, name: "output/report.csv" }] }))],
+  ["POST /api/v1/publish-requests/:id/approve",         "-   -   -   +   -   -   -   -   -   L", apiCall("POST", async () => `/api/v1/publish-requests/${await pendingPublish()}/approve`, () => ({}))],
+  ["POST /api/v1/publish-requests/:id/reject",          "-   -   -   +   -   -   -   -   -   L", apiCall("POST", async () => `/api/v1/publish-requests/${await pendingPublish()}/reject`, () => ({}))],
+  ["GET /api/v1/incidents",                             "-   -   -   -   +   -   -   -   -   L", apiCall("GET", "/api/v1/incidents")],
+  ["GET /api/v1/incidents/:id",                         "+   +   +   -   +   +   -   -   -   L", apiCall("GET", async (who) => `/api/v1/incidents/${(someIncident ??= await openIncident(who))}`)],
+  ["POST /api/v1/incidents/:id/close",                  "-   -   -   -   +   -   -   -   -   L", apiCall("POST", async (who) => `/api/v1/incidents/${await openIncident(who)}/close`, () => ({ note: "every copy is clean" }))],
 ];
 
 async function runMatrix(rows: [string, string, Call][]): Promise<void> {
@@ -193,6 +228,18 @@ describe("the permission matrix", () => {
     await store.reportJobs(someRequest, "spare", "fixture", [
       { identifier: someJob, action: "report", runCommand: "node:v1 analysis/report.js", status: "running", statusCode: "executing", statusMessage: "", started: new Date().toISOString(), finished: null, exitCode: null },
     ]);
+    // A released file, sent out as Airlock sends it (docs/api.md, the backend services' protocol).
+    const bytes = "group,count\na,10\n";
+    const backendHeaders = { authorization: `Bearer ${agentsToken}`, "enclave-backend": "agents" };
+    const list = await fetch(`${base}/api/backend/releases`, {
+      method: "POST",
+      headers: { ...backendHeaders, "content-type": "application/json" },
+      body: JSON.stringify({ workspace: "ws1", request: "matrix-1", releasedBy: "checker", files: [{ name: "output/report.csv", size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), date: new Date().toISOString() }] }),
+    });
+    expect(list.status).toBe(201);
+    someRelease = ((await list.json()) as { release: { id: string } }).release.id;
+    const put = await fetch(`${base}/api/backend/releases/${someRelease}/files?name=output%2Freport.csv`, { method: "PUT", headers: { ...backendHeaders, "content-type": "application/octet-stream" }, body: bytes });
+    expect(put.status).toBe(200);
   });
 
   it("pages: every role against every page, GET and POST", async () => {
@@ -397,7 +444,7 @@ describe("sessions, CSRF and headers", () => {
 
 describe("the job log cache", () => {
   it("shares a page of the public log between visitors, and forgets it at once on a change made through the server", async () => {
-    const cached = await startJobServer({ store, auditLog, logCacheMs: 60_000, log: () => undefined });
+    const cached = await startJobServer({ store, auditLog, logCacheMs: 60_000, log: () => undefined, allowedRepos: [tmp] });
     try {
       const first = (await api(cached.url, "GET", "/api/v1/job-requests?limit=1")).json.jobRequests as { identifier: string }[];
       // Made by another process: not seen until the page is read again.
@@ -674,7 +721,7 @@ describe.skipIf(noBrowser)("in a browser", () => {
       await page.getByLabel("Password").fill(password("dev"));
       await page.getByRole("button", { name: "Log in" }).click();
       expect(new URL(page.url()).pathname).toBe("/workspaces/ws1");
-      await page.getByLabel("report").check();
+      await page.getByLabel("report", { exact: true }).check();
       await page.getByLabel("Backend").selectOption("tpp");
       await page.getByRole("button", { name: "Request these jobs" }).click();
       expect(new URL(page.url()).pathname).toMatch(/^\/job-requests\/[0-9a-f]{16}$/);

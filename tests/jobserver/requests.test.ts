@@ -205,6 +205,7 @@ const base = (store: Store, more: Partial<SubmitInput> = {}): SubmitInput => ({
   requester: "alice",
   policy: policy(),
   repoCache: path.join(tmp, "mirrors"),
+  allowedRepos: [tmp],
   ...more,
 });
 
@@ -344,12 +345,12 @@ describe("submitJobRequest", { timeout: 120_000 }, () => {
     const cache = path.join(tmp, `mirrors-${++n}`);
     try {
       await store.createWorkspace({ project: 12, name: "ws-url", repo: url, branch: "main" });
-      const first = await workspaceActions(store, "ws-url", { repoCache: cache });
+      const first = await workspaceActions(store, "ws-url", { repoCache: cache, allowedRepos: [tmp] });
       expect(first).toEqual({ commit: commits.main, actions: ["generate_dataset", "report", "count_appointments", "generate_measures", "broken_definition", "query", "summary"] });
       expect(fs.readdirSync(cache)).toHaveLength(1);
       const later = commit(repo, { "project.yaml": `${PROJECT_YAML}  extra:\n    run: node:v1 analysis/extra.ts\n    outputs:\n      moderately_sensitive:\n        x: output/extra.csv\n` }, "more");
       try {
-        const second = await workspaceActions(store, "ws-url", { repoCache: cache });
+        const second = await workspaceActions(store, "ws-url", { repoCache: cache, allowedRepos: [tmp] });
         expect(second.commit).toBe(later);
         expect(second.actions).toContain("extra");
         const r = await submitJobRequest(base(store, { workspace: "ws-url", actions: ["extra"], repoCache: cache }));
@@ -359,15 +360,15 @@ describe("submitJobRequest", { timeout: 120_000 }, () => {
       }
 
       await store.createWorkspace({ project: 12, name: "ws-gone", repo: path.join(tmp, "no-such-repo"), branch: "main" });
-      await expect(workspaceActions(store, "ws-gone")).rejects.toThrow(new JobRequestError([`the repository ${path.join(tmp, "no-such-repo")} cannot be read: there is no such folder`]));
+      await expect(workspaceActions(store, "ws-gone", { allowedRepos: [tmp] })).rejects.toThrow(new JobRequestError([`the repository ${path.join(tmp, "no-such-repo")} cannot be read: there is no such folder`]));
       await store.createWorkspace({ project: 12, name: "ws-url-gone", repo: "file:///no/such/repo.git", branch: "main" });
-      await expect(workspaceActions(store, "ws-url-gone", { repoCache: cache })).rejects.toThrow(/^the repository file:\/\/\/no\/such\/repo\.git cannot be read: '\/no\/such\/repo\.git' does not appear to be a git repository/);
+      await expect(workspaceActions(store, "ws-url-gone", { repoCache: cache, allowedRepos: ["/no/such/"] })).rejects.toThrow(/^the repository file:\/\/\/no\/such\/repo\.git cannot be read: '\/no\/such\/repo\.git' does not appear to be a git repository/);
       await store.createWorkspace({ project: 12, name: "ws-ext", repo: "ext::sh -c touch% /tmp/pwned", branch: "main" });
-      // Not a URL git fetches from, so a folder's name, which does not exist.
-      await expect(workspaceActions(store, "ws-ext")).rejects.toThrow("the repository ext::sh -c touch% /tmp/pwned cannot be read: there is no such folder");
+      // Neither an address nor an absolute folder: refused before git sees it.
+      await expect(workspaceActions(store, "ws-ext", { allowedRepos: [tmp] })).rejects.toThrow("workspace ws-ext: the repository ext::sh -c touch% /tmp/pwned is not allowed: it is neither an address");
       await store.createWorkspace({ project: 12, name: "ws-nobranch", repo, branch: "develop" });
-      await expect(workspaceActions(store, "ws-nobranch")).rejects.toThrow(`branch develop does not exist in ${repo}`);
-      await expect(workspaceActions(store, "ws-broken")).rejects.toThrow(/^project\.yaml, line 2/);
+      await expect(workspaceActions(store, "ws-nobranch", { allowedRepos: [tmp] })).rejects.toThrow(`branch develop does not exist in ${repo}`);
+      await expect(workspaceActions(store, "ws-broken", { allowedRepos: [tmp] })).rejects.toThrow(/^project\.yaml, line 2/);
       await expect(workspaceActions(store, "nope")).rejects.toThrow("there is no workspace named nope");
     } finally {
       await store.close();

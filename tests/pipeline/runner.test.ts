@@ -46,7 +46,7 @@ function fake(behaviours: Record<string, Behaviour> = {}, calls: string[] = []):
     calls.push(run.action.name);
     const behaviour = behaviours[run.action.name] ?? writeDeclared;
     const r = await behaviour(run);
-    return { exitCode: 0, signal: null, timedOut: false, ...(r ?? {}) };
+    return { exitCode: 0, signal: null, timedOut: false, cpuSeconds: null, peakMemoryBytes: null, ...(r ?? {}) };
   };
 }
 
@@ -521,7 +521,13 @@ actions:
 
   it("ends the log with a summary block", async () => {
     const dir = setup(CHAIN);
-    await run(dir, ["a"], fake({ a: (r) => (r.onOutput("reading the "), r.onOutput("data\nwrote 1 row\n"), write(r, "output/a.csv", "x\n1\n")) }), { requestId: "req-1", commit: "0123456789abcdef0123456789abcdef01234567" });
+    const s = await run(
+      dir,
+      ["a"],
+      fake({ a: (r) => (r.onOutput("reading the "), r.onOutput("data\nwrote 1 row\n"), write(r, "output/a.csv", "x\n1\n"), { cpuSeconds: 1.2, peakMemoryBytes: 89_443_533 }) }),
+      { requestId: "req-1", commit: "0123456789abcdef0123456789abcdef01234567" },
+    );
+    expect(outcome(s, "a")).toMatchObject({ cpuSeconds: 1.2, peakMemoryBytes: 89_443_533 });
     const log = fs.readFileSync(path.join(dir, "metadata/a.log"), "utf8");
     expect(log).toContain("reading the data\nwrote 1 row\n");
     const block = log.slice(log.indexOf("==== enclave job summary ===="));
@@ -539,6 +545,8 @@ actions:
         "started_at:     2025-01-01T00:00:01.000Z",
         "finished_at:    2025-01-01T00:00:03.000Z",
         "duration:       2.0s",
+        "cpu_time:       1.2s",
+        "peak_memory:    85.3 MiB",
         "status_message: Completed successfully",
         "",
         "outputs:",
@@ -546,6 +554,24 @@ actions:
         "",
       ].join("\n"),
     );
+  });
+
+  it("carries what each action used into its outcome and log, and says when nothing was measured", async () => {
+    const dir = setup(CHAIN);
+    const measured: Behaviour = (r) => (chainBehaviours[r.action.name]!(r), { cpuSeconds: 0.42, peakMemoryBytes: 3 * 1024 ** 3 });
+    await run(dir, ["b"], fake({ a: measured, b: measured }));
+    const s = await run(dir, ["c"], fake({ c: (r) => void chainBehaviours.c!(r) }));
+    // b was reused: what it used was spent in the earlier run, and is in its log from then.
+    expect(outcome(s, "b")).toMatchObject({ status: "reused", cpuSeconds: null, peakMemoryBytes: null });
+    expect(outcome(s, "c")).toMatchObject({ status: "succeeded", cpuSeconds: null, peakMemoryBytes: null });
+    expect(fs.readFileSync(path.join(dir, "metadata/b.log"), "utf8")).toContain("cpu_time:       0.4s\npeak_memory:    3.00 GiB\n");
+    expect(fs.readFileSync(path.join(dir, "metadata/c.log"), "utf8")).toContain("cpu_time:       not measured\npeak_memory:    not measured\n");
+
+    // An action that never started used nothing that could be measured.
+    const failed = await run(dir, ["c"], async () => {
+      throw new Error("no such runtime");
+    });
+    expect(outcome(failed, "c")).toMatchObject({ statusCode: "internal_error", cpuSeconds: null, peakMemoryBytes: null });
   });
 
   it("redacts the values of the action's environment from its log", async () => {
@@ -687,6 +713,9 @@ actions:
     expect(r.stdout).toMatch(/count +succeeded/);
     expect(r.stdout).toMatch(/metadata\/count\.log/);
     expect(fs.readFileSync(path.join(dir, "metadata/level4/output/counts.csv"), "utf8")).toBe("group,n\na,10\n");
-    expect(fs.readFileSync(path.join(dir, "metadata/count.log"), "utf8")).toMatch(/done\n[\s\S]*status: +succeeded/);
+    const log = fs.readFileSync(path.join(dir, "metadata/count.log"), "utf8");
+    expect(log).toMatch(/done\n[\s\S]*status: +succeeded/);
+    // Measured by the runtimes, where /proc can tell.
+    if (fs.existsSync("/proc/self/stat")) expect(log).toMatch(/\ncpu_time: +\d+\.\ds\npeak_memory: +\d+\.\d MiB\n/);
   });
 });

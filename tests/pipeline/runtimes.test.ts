@@ -14,16 +14,20 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ActionLimits, ActionResult, ActionRun } from "../../src/pipeline/action.js";
 import { parseRunCommand } from "../../src/pipeline/run-command.js";
-import { NODE_V1_LIBRARIES, bubblewrapWorks, createActionExecutor, executeAction, findOnPath } from "../../src/pipeline/runtimes.js";
+import { NODE_V1_LIBRARIES, ProcessTreeUsage, bubblewrapWorks, createActionExecutor, executeAction, findOnPath, parseStat } from "../../src/pipeline/runtimes.js";
 import { disclosureControlColumns, redact, roundToNearest, suppressSmallCounts } from "../../src/sdc/index.js";
 import { BIN, ensureBuilt } from "../cli/helpers.js";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "runtimes");
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BWRAP = bubblewrapWorks();
 const SANDBOX = BWRAP ? "in the bubblewrap sandbox" : "in the bubblewrap sandbox (skipped: bubblewrap does not work on this machine; CI installs it)";
 const LIMITS: ActionLimits = { memoryMb: 4096, cpuSeconds: 120, wallSeconds: 60 };
+/** What an action that ran used, measured through /proc (on Linux); an action that never started used nothing measurable. */
+const UNMEASURED = { cpuSeconds: null, peakMemoryBytes: null };
+const MEASURED = fs.existsSync("/proc/self/stat") ? { cpuSeconds: expect.any(Number), peakMemoryBytes: expect.any(Number) } : UNMEASURED;
+const MiB = 1024 * 1024;
 
 const folders: string[] = [];
 afterAll(() => {
@@ -89,7 +93,7 @@ beforeAll(() => {
 describe("node:v1", () => {
   it("runs a TypeScript analysis with the fixed libraries and enclave/sdc, and gives it its config", { timeout: 60_000 }, async () => {
     const { result, output, dir } = await run("node:v1 analysis/analysis.ts", { config: { title: "Counts by region" } });
-    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false });
+    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false, ...MEASURED });
     expect(output).toContain("analysis done");
 
     // Counts of 7 or less become 0, then all round to 5: east 7 → 0, north 15 → 15, south 61 → 60, west 8 → 10.
@@ -114,7 +118,7 @@ describe("node:v1", () => {
 
   it("passes the exit code through", { timeout: 30_000 }, async () => {
     const { result, output } = await run("node:v1 analysis/probe.ts exit 3");
-    expect(result, output).toEqual({ exitCode: 3, signal: null, timedOut: false });
+    expect(result, output).toEqual({ exitCode: 3, signal: null, timedOut: false, ...MEASURED });
     expect(output).toContain("exiting with 3");
   });
 
@@ -285,6 +289,7 @@ describe("without bubblewrap", () => {
       exitCode: null,
       signal: null,
       timedOut: false,
+      ...UNMEASURED,
       message: expect.stringContaining("refusing to run node:v1 without the sandbox: bubblewrap (bwrap) is required here"),
     });
     expect(output).toBe("");
@@ -341,6 +346,93 @@ describe("without bubblewrap", () => {
   });
 });
 
+describe.runIf(fs.existsSync("/proc/self/stat"))("what an action uses (sampled in /proc)", () => {
+  // A second of CPU time (not of the clock: on a busy machine the loop gets
+  // less than a core), or 200 MiB held for half a second.
+  const USES = [
+    `if (process.argv[2] === "cpu") {`,
+    `  const start = process.cpuUsage();`,
+    `  let x = 0;`,
+    `  for (let used = 0; used < 1e6; used = process.cpuUsage(start).user + process.cpuUsage(start).system) for (let i = 0; i < 1e5; i += 1) x += Math.sqrt(i);`,
+    `  console.log("burned", x > 0);`,
+    `} else {`,
+    `  const held = Buffer.alloc(200 * 1024 * 1024);`,
+    // Zeroed pages are not resident until written.
+    `  held.fill(1);`,
+    `  await new Promise((resolve) => setTimeout(resolve, 500));`,
+    `  console.log("held", held.length);`,
+    `}`,
+    ``,
+  ].join("\n");
+
+  /** Node and Enclave's loader use CPU and memory of their own, so each action is also measured against the other. */
+  async function measure(executor: typeof executeAction): Promise<void> {
+    const dir = actionFolder({ "analysis/uses.mjs": USES });
+    const cpu = await run("node:v1 analysis/uses.mjs cpu", { dir, executor });
+    const memory = await run("node:v1 analysis/uses.mjs memory", { dir, executor });
+    expect(cpu.result.exitCode, cpu.output).toBe(0);
+    expect(memory.result.exitCode, memory.output).toBe(0);
+    const [c, m] = [cpu.result, memory.result];
+    expect(c.cpuSeconds).toBeGreaterThanOrEqual(0.8);
+    expect(c.cpuSeconds! - m.cpuSeconds!).toBeGreaterThanOrEqual(0.5);
+    expect(m.peakMemoryBytes).toBeGreaterThanOrEqual(150 * MiB);
+    expect(m.peakMemoryBytes! - c.peakMemoryBytes!).toBeGreaterThanOrEqual(150 * MiB);
+    // Nothing like a whole gigabyte, or ten seconds.
+    expect(m.peakMemoryBytes).toBeLessThan(1024 * MiB);
+    expect(c.cpuSeconds).toBeLessThan(10);
+  }
+
+  it.runIf(BWRAP)(`measures the CPU time and peak memory of a node:v1 action ${SANDBOX}`, { timeout: 60_000 }, async () => {
+    await measure(executeAction);
+  });
+
+  it("measures them without bubblewrap too", { timeout: 60_000 }, async () => {
+    await measure(createActionExecutor({ bubblewrap: () => false }));
+  });
+
+  it.runIf(BWRAP)("counts the processes an action starts inside the sandbox's PID namespace", { timeout: 60_000 }, async () => {
+    // Two children at once, each burning half a second of CPU and holding 100 MiB.
+    const child = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\nb = bytearray(100 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1\ntime.sleep(0.5)\n";
+    const script = `import subprocess, sys\nchildren = [subprocess.Popen([sys.executable, "-c", ${JSON.stringify(child)}]) for _ in range(2)]\nprint([c.wait() for c in children])\n`;
+    const { result, output } = await run("python:v1 analysis/tree.py", { dir: actionFolder({ "analysis/tree.py": script }) });
+    expect(result.exitCode, output).toBe(0);
+    expect(output).toContain("[0, 0]");
+    expect(result.cpuSeconds).toBeGreaterThanOrEqual(0.9);
+    expect(result.peakMemoryBytes).toBeGreaterThanOrEqual(200 * MiB);
+  });
+
+  it("finds a process's descendants with or without the kernel's lists of children", { timeout: 30_000 }, async () => {
+    // A process group of its own, so that the sleeps go with it.
+    const root = spawn("/bin/sh", ["-c", "sleep 30 & sleep 30 & wait"], { stdio: "ignore", detached: true });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const lists = new ProcessTreeUsage(root.pid!, false);
+      const scan = new ProcessTreeUsage(root.pid!, true);
+      lists.sample();
+      scan.sample();
+      // Sleeping processes hold still: both ways find the same three.
+      expect(scan.result()).toEqual(lists.result());
+      const own = Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${root.pid}/status`, "utf8"))![1]) * 1024;
+      expect(lists.result().peakMemoryBytes).toBeGreaterThan(own);
+    } finally {
+      process.kill(-root.pid!, "SIGKILL");
+    }
+  });
+
+  it("reads /proc/<pid>/stat whatever the command's name holds", () => {
+    const line = "4242 (a) b (c) 1) S 17 4242 4242 0 -1 4194304 100 0 0 0 150 25 7 3 20 0 1 0 100 1000 50 18446744073709551615";
+    expect(parseStat(line)).toEqual({ ppid: 17, ticks: 150 + 25 + 7 + 3 });
+    expect(parseStat("garbage")).toBeUndefined();
+  });
+
+  it("says nothing when it never saw the process", () => {
+    // Above the kernel's largest pid.
+    const none = new ProcessTreeUsage(2 ** 22 + 1);
+    none.sample();
+    expect(none.result()).toEqual(UNMEASURED);
+  });
+});
+
 describe("python:v1 and r:v1", () => {
   it("runs a python script with its arguments and config", { timeout: 30_000 }, async () => {
     const { result, output, dir } = await run("python:v1 analysis/report.py one two", { config: { name: "researcher" } });
@@ -352,19 +444,19 @@ describe("python:v1 and r:v1", () => {
   it("says so when python3 is not installed", async () => {
     const noPython = createActionExecutor({ findProgram: () => undefined });
     const { result } = await run("python:v1 analysis/report.py", { executor: noPython });
-    expect(result).toEqual({ exitCode: null, signal: null, timedOut: false, message: "python:v1 needs python3, which is not installed on this machine" });
+    expect(result).toEqual({ exitCode: null, signal: null, timedOut: false, ...UNMEASURED, message: "python:v1 needs python3, which is not installed on this machine" });
   });
 
   it.skipIf(findOnPath("Rscript") !== undefined)("says so when Rscript is not installed (skipped where it is)", async () => {
     const { result } = await run("r:v1 analysis/report.R");
-    expect(result).toEqual({ exitCode: null, signal: null, timedOut: false, message: "r:v1 needs Rscript, which is not installed on this machine" });
+    expect(result).toEqual({ exitCode: null, signal: null, timedOut: false, ...UNMEASURED, message: "r:v1 needs Rscript, which is not installed on this machine" });
   });
 });
 
 describe("enclave:v1", () => {
   it("runs generate-dataset on dummy data and writes its --output in the action's folder", { timeout: 60_000 }, async () => {
     const { result, output, dir } = await run("enclave:v1 generate-dataset analysis/dataset_definition.ts --output output/dataset.csv");
-    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false });
+    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false, ...MEASURED });
     const rows = fs.readFileSync(path.join(dir, "output/dataset.csv"), "utf8").trim().split("\n");
     expect(rows[0]).toBe("patient_id,sex");
     expect(rows).toHaveLength(11);
@@ -392,7 +484,7 @@ describe("enclave:v1", () => {
       env: { DATABASE_URL: `sqlite://${db}` },
       sandbox: "required",
     });
-    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false });
+    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false, ...MEASURED });
     expect(output).not.toContain(db);
     expect(fs.readFileSync(path.join(dir, "output/dataset.csv"), "utf8").split("\n")[0]).toBe("patient_id,sex");
   });
@@ -403,7 +495,7 @@ describe("sqlrunner:v1", () => {
 
   it("runs the query over --dummy-tables on this machine", { timeout: 30_000 }, async () => {
     const { result, output, dir } = await run("sqlrunner:v1 analysis/query.sql --dummy-tables dummy_tables --output output/by_sex.csv", { dir: actionFolder(tables) });
-    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false });
+    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false, ...MEASURED });
     expect(fs.readFileSync(path.join(dir, "output/by_sex.csv"), "utf8")).toBe("sex,patients\nfemale,2\nmale,1\n");
   });
 
@@ -427,7 +519,7 @@ describe("sqlrunner:v1", () => {
       dir: actionFolder(tables),
       env: { DATABASE_URL: `sqlite://${db}`, ENCLAVE_PERMISSIONS: everyone },
     });
-    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false });
+    expect(result, output).toEqual({ exitCode: 0, signal: null, timedOut: false, ...MEASURED });
     expect(fs.readFileSync(path.join(dir, "output/by_sex.csv"), "utf8")).toBe("sex,patients\nmale,2\n");
 
     const dropped = await run("sqlrunner:v1 analysis/drop.sql --output output/x.csv", {
