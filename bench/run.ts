@@ -10,9 +10,10 @@
 // the runner's overhead per action (bench/runner.ts; --no-runner to skip), and
 // the job server's public event log under load (bench/jobserver.ts;
 // --no-jobserver to skip), and the breach scan of a 5,000-commit repository
-// (bench/breach.ts; --no-breach to skip).
+// (bench/breach.ts; --no-breach to skip), and a checker's view of a
+// 5,000-row CSV in Airlock (bench/airlock.ts; --no-airlock to skip).
 //
-//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R] [--no-dummy] [--no-runner] [--no-jobserver] [--no-breach]
+//   npm run bench -- [--patients N] [--engines duckdb,sqlite,postgres] [--measures-engines duckdb] [--runs R] [--no-dummy] [--no-runner] [--no-jobserver] [--no-breach] [--no-airlock]
 // PostgreSQL: ENCLAVE_BENCH_POSTGRES_URL (or ENCLAVE_TEST_POSTGRES_URL).
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     "no-runner": { type: "boolean", default: false },
     "no-jobserver": { type: "boolean", default: false },
     "no-breach": { type: "boolean", default: false },
+    "no-airlock": { type: "boolean", default: false },
     runs: { type: "string", default: "1" },
     seed: { type: "string", default: "1" },
   },
@@ -211,6 +213,10 @@ if (!values["no-jobserver"]) {
 }
 if (!values["no-breach"]) {
   const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "breach.ts")], { stdio: "inherit" });
+  failed ||= r.status !== 0;
+}
+if (!values["no-airlock"]) {
+  const r = spawnSync(process.execPath, ["--import", join(root, "dist/cli/loader/register.js"), join(here, "airlock.ts")], { stdio: "inherit" });
   failed ||= r.status !== 0;
 }
 if (failed) process.exit(1);

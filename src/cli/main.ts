@@ -26,6 +26,7 @@ import { registerAgent } from "./agent.js";
 import { registerJobserver } from "./jobserver.js";
 import { registerServe } from "./serve.js";
 import { registerDemo } from "./demo.js";
+import { registerPublish } from "./publish.js";
 import { registerAirlock } from "./airlock.js";
 import { UsageError, UserError } from "./errors.js";
 import { registerGenerateDataset } from "./generate-dataset.js";
@@ -61,6 +62,7 @@ export function createProgram(): Command {
   registerAgent(program);
   registerServe(program);
   registerAirlock(program);
+  registerPublish(program);
   registerDemo(program);
   return program;
 }
