@@ -1,11 +1,11 @@
-// The airlock's schema, as numbered migrations applied once each (db.ts:
+// The airlock's schema, as numbered migrations applied once each (jobserver/db.ts:
 // migrate). Never edit one that has shipped: add the next number.
 //
 // One SQL text for SQLite and PostgreSQL: `{pk}` is the only difference;
 // booleans are 0/1 integers and times ISO 8601 text in both. The CHECK lists
 // repeat the values of workflow.ts and model.ts, which a test compares.
 
-import type { Migration } from "./db.js";
+import type { Migration } from "../jobserver/db.js";
 
 export const MIGRATIONS_TABLE = "airlock_migrations";
 

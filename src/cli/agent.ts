@@ -5,10 +5,10 @@
 // to every user of the machine: the token comes from ENCLAVE_BACKEND_TOKEN or
 // a file, and the database's DSN may come from DATABASE_URL.
 
-import * as fs from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { AgentError, DEFAULT_MAX_DATABASE_WORKERS, DEFAULT_MAX_WORKERS, startAgent } from "../agent/index.js";
 import { UsageError, UserError } from "./errors.js";
+import { readBackendToken, stopOnSignal } from "./service.js";
 
 interface AgentCommandOptions {
   server: string;
@@ -61,7 +61,7 @@ function positiveInteger(value: string): number {
 }
 
 async function agentCommand(opts: AgentCommandOptions): Promise<void> {
-  const token = readToken(opts.tokenFile);
+  const token = readBackendToken(opts.tokenFile, "the agent");
   const database = opts.database ?? process.env.DATABASE_URL;
   if (database === undefined || database === "") throw new UsageError("the agent needs the backend's database: give --database DSN, or set DATABASE_URL");
   // Nothing the agent starts needs them from here on (actions get a clean environment; git gets neither).
@@ -88,37 +88,6 @@ async function agentCommand(opts: AgentCommandOptions): Promise<void> {
     if (e instanceof AgentError) throw new UserError(e.message);
     throw e;
   }
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      // A second Ctrl-C quits at once; the actions die with the agent (their parent-death signal).
-      if (stopping) process.exit(130);
-      stopping = true;
-      process.stderr.write(`${signal === "SIGINT" ? "\n" : ""}stopping the agent: cancelling the running requests (Ctrl-C again to quit at once)\n`);
-      void agent.stop().then(() => {
-        process.removeListener("SIGINT", onSignal);
-        process.removeListener("SIGTERM", onSignal);
-        resolve();
-      });
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
-}
-
-function readToken(file: string | undefined): string {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch (e) {
-      throw new UserError(`cannot read the token file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const token = text.trim();
-    if (token === "") throw new UserError(`the token file ${file} is empty`);
-    return token;
-  }
-  const token = process.env.ENCLAVE_BACKEND_TOKEN?.trim();
-  if (!token) throw new UsageError("the agent needs the backend's token: set ENCLAVE_BACKEND_TOKEN, or give --token-file FILE (never on the command line, where ps shows it)");
-  return token;
+  // A second Ctrl-C quits at once; the actions die with the agent (their parent-death signal).
+  await stopOnSignal(() => agent.stop(), "stopping the agent: cancelling the running requests (Ctrl-C again to quit at once)");
 }

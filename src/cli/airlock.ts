@@ -10,7 +10,8 @@ import * as path from "node:path";
 import type { Command } from "commander";
 import { JobServerError, startAirlockServer } from "../airlock/index.js";
 import { AuditError } from "../audit/index.js";
-import { UsageError, UserError } from "./errors.js";
+import { UserError } from "./errors.js";
+import { addressInUse, parsePort, readBackendToken, stopOnSignal } from "./service.js";
 
 interface Options {
   jobServer: string;
@@ -50,27 +51,10 @@ export function registerAirlock(program: Command): void {
     .action(async (opts: Options) => airlockCommand(opts));
 }
 
-function readToken(file: string | undefined): string {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch (e) {
-      throw new UserError(`cannot read the token file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const token = text.trim();
-    if (token === "") throw new UserError(`the token file ${file} is empty`);
-    return token;
-  }
-  const token = process.env.ENCLAVE_BACKEND_TOKEN?.trim();
-  if (!token) throw new UsageError("airlock needs the backend's token: set ENCLAVE_BACKEND_TOKEN, or give --token-file FILE (never on the command line, where ps shows it)");
-  return token;
-}
-
 async function airlockCommand(opts: Options): Promise<void> {
-  if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${JSON.stringify(opts.port)}: give a port number from 0 to 65535`);
+  const port = parsePort(opts.port);
   if (!fs.existsSync(path.join(opts.agentDir, "workspaces"))) throw new UserError(`--agent-dir ${opts.agentDir} is not an agent's folder: it has no workspaces/ folder (give the agent's --dir)`);
-  const token = readToken(opts.tokenFile);
+  const token = readBackendToken(opts.tokenFile, "airlock");
   // Nothing Airlock starts (git, to read the mirrors) needs it.
   delete process.env.ENCLAVE_BACKEND_TOKEN;
   let server;
@@ -84,23 +68,14 @@ async function airlockCommand(opts: Options): Promise<void> {
       storeUrl: opts.db ?? path.join(opts.dir, "airlock.db"),
       auditUrl: opts.auditDb ?? path.join(opts.dir, "audit.db"),
       host: opts.host,
-      port: Number(opts.port),
+      port,
       secureCookies: opts.secureCookies ?? false,
     });
   } catch (e) {
     if (e instanceof JobServerError || e instanceof AuditError) throw new UserError(e.message);
-    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UserError(`${opts.host}:${opts.port} is in use: choose another --port`);
-    throw e;
+    throw addressInUse(e, opts.host, opts.port) ?? e;
   }
   process.stdout.write(`airlock listening on ${server.url}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      void server.close().then(resolve);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await stopOnSignal(() => server.close());
   process.stdout.write("airlock stopped\n");
 }

@@ -6,7 +6,7 @@
 // A DSN holds credentials: it is never printed, not even in errors.
 
 import * as fs from "node:fs";
-import { Option } from "commander";
+import { type Command, Option } from "commander";
 import type { Engine, Row, TableReader } from "../engines/types.js";
 import { MemoryEngine } from "../engines/memory/index.js";
 import { FileTableReader, writeDataset } from "../engines/files/index.js";
@@ -26,6 +26,7 @@ import {
   parseDsn as parseDsnText,
 } from "../engines/sql/index.js";
 import { UsageError, UserError } from "./errors.js";
+import { paramOption } from "./options.js";
 import type { Series } from "../querymodel/index.js";
 import { DEFAULT_POPULATION_SIZE, DEFAULT_SEED, type DummyDataOptions, DummyDataError, DummyTableReader, type GeneratedTables, generateTablesFor } from "../dummydata/index.js";
 
@@ -40,17 +41,34 @@ export interface SourceOptions {
   dummyDataFile?: string;
 }
 
-export function engineOption(): Option {
+function engineOption(): Option {
   return new Option("--engine <name>", "the engine that runs the query over --dummy-tables (default memory; with --dsn, the database's own)").choices([...ENGINES]);
 }
-export function dummyTablesOption(): Option {
+function dummyTablesOption(): Option {
   return new Option("--dummy-tables <dir>", "a folder of table files, <table>.csv, .csv.gz or .parquet, to run the query over");
 }
-export function dsnOption(): Option {
+function dsnOption(): Option {
   return new Option(
     "--dsn <url>",
     "a backend database: sqlite:///path.db, duckdb:///path.duckdb or postgresql://...; also read from DATABASE_URL. Opt-outs and permissions (ENCLAVE_PERMISSIONS) apply",
   );
+}
+
+/** What generate-dataset and generate-measures are given besides the definition. */
+export interface GenerateOptions extends SourceOptions {
+  output?: string;
+  param: Record<string, string>;
+}
+
+/**
+ * The options of a command that runs a definition over a data source, in the
+ * order its help lists them; `more` (generate-dataset's --dummy-data-file)
+ * stands beside --dummy-tables, the other way of giving dummy data.
+ */
+export function addSourceOptions(command: Command, what: string, ...more: Option[]): Command {
+  command.addOption(outputOption(what)).addOption(dummyTablesOption());
+  for (const option of more) command.addOption(option);
+  return command.addOption(engineOption()).addOption(dsnOption()).addOption(paramOption());
 }
 
 export interface DataSource {
@@ -153,7 +171,7 @@ function isDirectory(dir: string): boolean {
 
 export const OUTPUT_FORMATS = [".csv", ".csv.gz", ".arrow", ".parquet"];
 
-export function outputOption(what: string): Option {
+function outputOption(what: string): Option {
   return new Option("--output <file>", `where to write the ${what} (${OUTPUT_FORMATS.join(", ")}, by the file's ending); default: standard output, as CSV`);
 }
 

@@ -8,26 +8,15 @@ import { type Row, datasetColumns } from "../engines/types.js";
 import { withDefaults } from "../dummydata/index.js";
 import { loadDefinition } from "../pipeline/definitions.js";
 import { checkDummyDataFile, dummyDataFileOption, readDummyDataFile } from "./dummy-data-file.js";
-import { paramOption } from "./options.js";
-import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource, writeOutput } from "./data-source.js";
+import { type GenerateOptions as Options, addSourceOptions, checkOutputFormat, dummyDataEngine, requireDataSource, writeOutput } from "./data-source.js";
 
-
-interface Options extends SourceOptions {
-  output?: string;
-  param: Record<string, string>;
-}
 
 export function registerGenerateDataset(program: Command): void {
-  program
+  const command = program
     .command("generate-dataset")
     .description("Run a dataset definition and write its dataset: patient_id, then one column per variable.")
-    .argument("<definition>", "the dataset definition, a TypeScript file")
-    .addOption(outputOption("dataset"))
-    .addOption(dummyTablesOption())
-    .addOption(dummyDataFileOption())
-    .addOption(engineOption())
-    .addOption(dsnOption())
-    .addOption(paramOption())
+    .argument("<definition>", "the dataset definition, a TypeScript file");
+  addSourceOptions(command, "dataset", dummyDataFileOption())
     .addHelpText(
       "after",
       "\nExamples:\n" +

@@ -7,27 +7,17 @@ import { runMeasures } from "../engines/measures.js";
 import { measuresColumns } from "../querymodel/index.js";
 import { measuresPopulation, withDefaults } from "../dummydata/index.js";
 import { loadMeasuresDefinition } from "../pipeline/definitions.js";
-import { paramOption } from "./options.js";
-import { type SourceOptions, checkOutputFormat, dsnOption, dummyTablesOption, engineOption, dummyDataEngine, outputOption, requireDataSource, writeOutput } from "./data-source.js";
+import { type GenerateOptions as Options, addSourceOptions, checkOutputFormat, dummyDataEngine, requireDataSource, writeOutput } from "./data-source.js";
 
-
-interface Options extends SourceOptions {
-  output?: string;
-  param: Record<string, string>;
-}
 
 export function registerGenerateMeasures(program: Command): void {
-  program
+  const command = program
     .command("generate-measures")
     .description(
       "Run a measures definition and write its measures: measure, interval_start, interval_end, ratio, numerator, denominator, then one column per group-by name.",
     )
-    .argument("<definition>", "the measures definition, a TypeScript file")
-    .addOption(outputOption("measures"))
-    .addOption(dummyTablesOption())
-    .addOption(engineOption())
-    .addOption(dsnOption())
-    .addOption(paramOption())
+    .argument("<definition>", "the measures definition, a TypeScript file");
+  addSourceOptions(command, "measures")
     .addHelpText(
       "after",
       "\nExamples:\n" +

@@ -6,6 +6,7 @@ import { AuditError } from "../audit/index.js";
 import { DEFAULT_ALLOWED_REPOS, RepoPlacesError, StoreError, repoPlaces, startJobServer } from "../jobserver/index.js";
 import { type Policy, PolicyError, loadPolicy } from "../policy/index.js";
 import { UsageError, UserError } from "./errors.js";
+import { addressInUse, parsePort, stopOnSignal } from "./service.js";
 
 interface Options {
   db?: string;
@@ -58,7 +59,7 @@ export function registerJobserver(program: Command): void {
     .option("--releases-dir <dir>", "where released files from Airlock are kept (default: enclave-releases beside a SQLite --db, else ./enclave-releases)")
     .addOption(allowedReposOption())
     .action(async (opts: Options) => {
-      if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw new UsageError(`--port ${JSON.stringify(opts.port)}: give a port number from 0 to 65535`);
+      const port = parsePort(opts.port);
       if (!/^\d{1,7}$/.test(opts.logCacheMs)) throw new UsageError(`--log-cache-ms ${JSON.stringify(opts.logCacheMs)}: give a whole number of milliseconds`);
       const places = allowedRepos(opts.allowedRepos);
       let policy: Policy | undefined;
@@ -74,7 +75,7 @@ export function registerJobserver(program: Command): void {
           storeUrl: opts.db ?? process.env.ENCLAVE_DB ?? "enclave.db",
           auditUrl: opts.auditDb ?? process.env.ENCLAVE_AUDIT_DB ?? "enclave-audit.db",
           host: opts.host,
-          port: Number(opts.port),
+          port,
           secureCookies: opts.secureCookies ?? false,
           logCacheMs: Number(opts.logCacheMs),
           policy,
@@ -83,20 +84,10 @@ export function registerJobserver(program: Command): void {
         });
       } catch (e) {
         if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
-        if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UserError(`${opts.host}:${opts.port} is in use: choose another --port`);
-        throw e;
+        throw addressInUse(e, opts.host, opts.port) ?? e;
       }
       process.stdout.write(`job server listening on ${server.url}\n`);
-      const stopped = new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          void server.close().then(resolve);
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
-      await stopped;
+      await stopOnSignal(() => server.close());
       process.stdout.write("job server stopped\n");
     });
 }

@@ -17,6 +17,7 @@ import { AuditError, AuditLog } from "../audit/index.js";
 import { Store, StoreError, startJobServer } from "../jobserver/index.js";
 import { UsageError, UserError } from "./errors.js";
 import { allowedRepos, allowedReposOption } from "./jobserver.js";
+import { addressInUse, stopOnSignal } from "./service.js";
 
 interface ServeOptions {
   db?: string;
@@ -95,8 +96,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     await store?.close();
     await audit?.close();
     if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
-    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UserError(`${opts.host}:${opts.port} is in use: choose another --port`);
-    throw e;
+    throw addressInUse(e, opts.host, opts.port) ?? e;
   }
   const closeServer = async () => {
     await server!.close();
@@ -124,22 +124,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   }
   process.stdout.write(`job server listening on ${server.url}\nagent ${opts.name ?? `${opts.backend}-agent`} serving backend ${opts.backend}, outputs in ${opts.dir}\n`);
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) process.exit(130);
-      stopping = true;
-      process.stderr.write(`${signal === "SIGINT" ? "\n" : ""}stopping: cancelling the running requests, then closing the job server (Ctrl-C again to quit at once)\n`);
-      void agent
-        .stop()
-        .then(closeServer)
-        .then(() => {
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
-          resolve();
-        });
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+  await stopOnSignal(async () => {
+    await agent.stop();
+    await closeServer();
+  }, "stopping: cancelling the running requests, then closing the job server (Ctrl-C again to quit at once)");
 }

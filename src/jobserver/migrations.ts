@@ -6,11 +6,7 @@
 // difference; booleans are 0/1 integers and times ISO 8601 text in both, so
 // rows read back alike.
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from "./db.js";
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -264,7 +260,3 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
-
-export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): string {
-  return m.sql.replaceAll("{pk}", dialect === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "SERIAL PRIMARY KEY");
-}

@@ -10,10 +10,8 @@
 // made here but in permissions.ts, from the Principal that principal() loads.
 
 import { createHash, randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
-import type BetterSqlite3 from "better-sqlite3";
-import type pgTypes from "pg";
-import { MIGRATIONS, type Migration, migrationSql } from "./migrations.js";
+import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb } from "./db.js";
+import { MIGRATIONS } from "./migrations.js";
 import { generateToken, hashPassword, hashToken, tokenMatches, verifyPassword } from "./passwords.js";
 import {
   type GlobalRole,
@@ -31,13 +29,6 @@ import {
 
 export * from "./permissions.js";
 
-// Loaded on first use: every `enclave` command would otherwise pay for loading the drivers.
-const require = createRequire(import.meta.url);
-let sqliteLoaded: typeof BetterSqlite3 | undefined;
-let pgLoaded: typeof pgTypes | undefined;
-const sqliteApi = (): typeof BetterSqlite3 => (sqliteLoaded ??= require("better-sqlite3") as typeof BetterSqlite3);
-const pgApi = (): typeof pgTypes => (pgLoaded ??= require("pg") as typeof pgTypes);
-
 /**
  * Bad input or a conflict the caller can fix; the message says what and how.
  * `kind` lets a web answer tell them apart: something named does not exist
@@ -52,102 +43,6 @@ export class StoreError extends Error {
   ) {
     super(message);
   }
-}
-
-// ---------------------------------------------------------------------------
-// The two databases behind one small async interface.
-
-type Param = string | number | null;
-type Row = Record<string, unknown>;
-
-interface Db {
-  readonly dialect: "sqlite" | "postgres";
-  all(sql: string, params?: readonly Param[]): Promise<Row[]>;
-  exec(sql: string): Promise<void>;
-  /** Runs fn in a transaction; `lock` takes the write lock first (SQLite BEGIN IMMEDIATE, a PostgreSQL advisory lock). */
-  transaction<T>(fn: () => Promise<T>, lock?: boolean): Promise<T>;
-  close(): Promise<void>;
-}
-
-const SQLITE_BUSY_MS = 30_000;
-
-class SqliteDb implements Db {
-  readonly dialect = "sqlite";
-  constructor(private readonly db: BetterSqlite3.Database) {}
-  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
-    const stmt = this.db.prepare(sql);
-    return stmt.reader ? (stmt.all(...params) as Row[]) : (stmt.run(...params), []);
-  }
-  async exec(sql: string): Promise<void> {
-    this.db.exec(sql);
-  }
-  async transaction<T>(fn: () => Promise<T>, lock = false): Promise<T> {
-    if (lock) await this.beginImmediate();
-    else this.db.exec("BEGIN");
-    try {
-      const result = await fn();
-      this.db.exec("COMMIT");
-      return result;
-    } catch (e) {
-      if (this.db.inTransaction) this.db.exec("ROLLBACK");
-      throw e;
-    }
-  }
-  async close(): Promise<void> {
-    this.db.close();
-  }
-
-  // better-sqlite3 waits for a locked database synchronously, which would also
-  // keep whatever holds the lock from finishing when that is another connection
-  // of this process (several stores on one file). So the lock is tried without
-  // waiting, and waited for here, with the event loop free.
-  private async beginImmediate(): Promise<void> {
-    const deadline = Date.now() + SQLITE_BUSY_MS;
-    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
-      this.db.pragma("busy_timeout = 0");
-      try {
-        this.db.exec("BEGIN IMMEDIATE");
-        return;
-      } catch (e) {
-        if ((e as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw e;
-      } finally {
-        this.db.pragma(`busy_timeout = ${SQLITE_BUSY_MS}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
-    }
-  }
-}
-
-class PostgresDb implements Db {
-  readonly dialect = "postgres";
-  constructor(private readonly client: pgTypes.Client) {}
-  async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
-    let n = 0;
-    return (await this.client.query(sql.replace(/\?/g, () => `$${++n}`), params as Param[])).rows as Row[];
-  }
-  async exec(sql: string): Promise<void> {
-    await this.client.query(sql);
-  }
-  async transaction<T>(fn: () => Promise<T>, lock = false): Promise<T> {
-    await this.client.query("BEGIN");
-    try {
-      if (lock) await this.client.query("SELECT pg_advisory_xact_lock(hashtext('enclave.jobserver.migrations'))");
-      const result = await fn();
-      await this.client.query("COMMIT");
-      return result;
-    } catch (e) {
-      await this.client.query("ROLLBACK").catch(() => undefined);
-      throw e;
-    }
-  }
-  async close(): Promise<void> {
-    await this.client.end();
-  }
-}
-
-function isUniqueViolation(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
 }
 
 // ---------------------------------------------------------------------------
@@ -503,29 +398,15 @@ export class Store {
 
   /** Opens (creating and migrating if need be) the store at a SQLite path, `sqlite://path`, or a postgres(ql):// URL. */
   static async open(target: string, options: OpenOptions = {}): Promise<Store> {
-    let db: Db;
-    let sqliteFile: string | undefined;
-    if (/^postgres(ql)?:\/\//i.test(target)) {
-      const client = new (pgApi().Client)({ connectionString: target });
-      await client.connect();
-      if (options.schema) {
-        const quoted = `"${options.schema.replace(/"/g, '""')}"`;
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
-        await client.query(`SET search_path TO ${quoted}`);
-      }
-      db = new PostgresDb(client);
-    } else {
-      const file = target.startsWith("sqlite://") ? target.slice("sqlite://".length) : target;
-      if (file === "") throw new StoreError("the store needs a file: sqlite:///path/to/enclave.db");
-      if (file !== ":memory:") sqliteFile = file;
-      const sqlite = new (sqliteApi())(file, { timeout: SQLITE_BUSY_MS });
-      if (file !== ":memory:") sqlite.pragma("journal_mode = WAL");
-      sqlite.pragma("foreign_keys = ON");
-      db = new SqliteDb(sqlite);
-    }
+    const db = await openDb(target, {
+      schema: options.schema,
+      // Named for the migrations, though every write transaction takes it: renaming it would let an older process write alongside.
+      lockName: "enclave.jobserver.migrations",
+      noFile: () => new StoreError("the store needs a file: sqlite:///path/to/enclave.db"),
+    });
     try {
-      const applied = await migrate(db);
-      return new Store(db, options.clock ?? (() => new Date()), applied, sqliteFile);
+      const applied = await migrate(db, MIGRATIONS, "schema_migrations");
+      return new Store(db, options.clock ?? (() => new Date()), applied, db.file);
     } catch (e) {
       await db.close().catch(() => undefined);
       throw e;
@@ -1687,22 +1568,6 @@ function checkJobReport(job: JobReport): void {
   for (const [name, v] of [["cpuSeconds", job.cpuSeconds], ["memoryBytes", job.memoryBytes]] as const) {
     if (v != null && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) throw bad(`${name} must be a number of 0 or more, or null`);
   }
-}
-
-async function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  await db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)");
-  const applied: number[] = [];
-  for (const m of migrations) {
-    // Checked again under the lock: another process may have applied it meanwhile.
-    const done = await db.transaction(async () => {
-      if ((await db.all("SELECT 1 AS x FROM schema_migrations WHERE version = ?", [m.version])).length > 0) return true;
-      await db.exec(migrationSql(m, db.dialect));
-      await db.all("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)", [m.version, m.name, new Date().toISOString()]);
-      return false;
-    }, true);
-    if (!done) applied.push(m.version);
-  }
-  return applied;
 }
 
 function unknownRole(role: string, valid: readonly string[]): string {

@@ -4,7 +4,7 @@
 // table at a time, so memory stays bounded however many patients there are.
 
 import { closeSync, createWriteStream, openSync, writeSync } from "node:fs";
-import { access, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
@@ -15,6 +15,7 @@ import type { Row, TableSpec } from "../engines/types.js";
 import type { SqlConnection } from "../engines/sql/connection.js";
 import { formatCell } from "../engines/files/cells.js";
 import { csvField, csvLine } from "../engines/files/csv.js";
+import { exists } from "../engines/files/reader.js";
 
 export interface Sink {
   /** Creates every table, empty. */
@@ -139,14 +140,6 @@ export class CsvDirectorySink implements Sink {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // ---- a database ---------------------------------------------------------------
 

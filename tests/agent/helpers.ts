@@ -1,11 +1,12 @@
 // What the agent's tests share: a git repository holding a small study, a
 // synthetic backend database, and folders that are removed afterwards.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BIN } from "../cli/helpers.js";
+import { commitFiles, git } from "../support/git.js";
 
 const made: string[] = [];
 
@@ -19,10 +20,6 @@ export function removeTempDirs(): void {
   for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 }
 
-function git(dir: string, ...args: string[]): string {
-  return execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false", ...args], { cwd: dir, encoding: "utf8" }).trim();
-}
-
 /** A git repository; commit() writes files (path → text, null to delete) and commits them, returning the commit's hash. */
 export class Repo {
   readonly dir = tempDir("enclave-agent-repo-");
@@ -32,17 +29,7 @@ export class Repo {
   }
 
   commit(files: Record<string, string | null>, message = "change"): string {
-    for (const [name, text] of Object.entries(files)) {
-      const file = path.join(this.dir, name);
-      if (text === null) fs.rmSync(file, { force: true });
-      else {
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, text);
-      }
-    }
-    git(this.dir, "add", "--all");
-    git(this.dir, "commit", "--quiet", "--allow-empty", "-m", message);
-    return git(this.dir, "rev-parse", "HEAD");
+    return commitFiles(this.dir, files, message);
   }
 }
 

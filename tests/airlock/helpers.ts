@@ -5,44 +5,21 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import type pgTypes from "pg";
 import { afterAll } from "vitest";
 import { AuditLog } from "../../src/audit/index.js";
 import type { Principal, ProjectStatus } from "../../src/jobserver/permissions.js";
 import { Airlock, AirlockStore, SYSTEM, type Actor, type RequestStatus, type WorkspaceInfo } from "../../src/airlock/index.js";
 import type { Manifest, ManifestEntry } from "../../src/pipeline/metadata.js";
-
-export const PG_URL = process.env.ENCLAVE_TEST_POSTGRES_URL;
+import { storeEngines } from "../support/stores.js";
 
 export const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "enclave-airlock-")));
-const schemas: string[] = [];
-afterAll(async () => {
-  fs.rmSync(tmp, { recursive: true, force: true });
-  if (!PG_URL || schemas.length === 0) return;
-  const pg = createRequire(import.meta.url)("pg") as typeof pgTypes;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await client.end();
-  // The property test leaves a schema for every run it made.
-}, 120_000);
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 let n = 0;
-export type Engine = [name: string, fresh: () => { target: string; schema?: string }];
-export const ENGINES: Engine[] = [["sqlite", () => ({ target: path.join(tmp, `airlock-${++n}.db`) })]];
-if (PG_URL) {
-  ENGINES.push([
-    "postgres",
-    () => {
-      const schema = `airlock_test_${randomBytes(6).toString("hex")}`;
-      schemas.push(schema);
-      return { target: PG_URL, schema };
-    },
-  ]);
-}
+export const ENGINES = storeEngines(() => path.join(tmp, `airlock-${++n}.db`), "airlock_test");
+export type Engine = (typeof ENGINES)[number];
 
 // ---------------------------------------------------------------------------
 // People

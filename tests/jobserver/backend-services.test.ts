@@ -6,41 +6,19 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import type pgTypes from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/index.js";
 import { type JobServer, startJobServer } from "../../src/jobserver/index.js";
 import { type Principal, type ProjectRole, type GlobalRole, Store, can } from "../../src/jobserver/store.js";
 import { Browser, api } from "./http-helpers.js";
+import { storeEngines } from "../support/stores.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "enclave-backend-services-")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const PG_URL = process.env.ENCLAVE_TEST_POSTGRES_URL;
-const schemas: string[] = [];
-afterAll(async () => {
-  if (!PG_URL || schemas.length === 0) return;
-  const pg = createRequire(import.meta.url)("pg") as typeof pgTypes;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await client.end();
-});
-
-const engines: [string, (dir: string) => { target: string; schema?: string }][] = [["sqlite", (dir) => ({ target: path.join(dir, "jobserver.db") })]];
-if (PG_URL) {
-  engines.push([
-    "postgres",
-    () => {
-      const schema = `enclave_test_${randomBytes(6).toString("hex")}`;
-      schemas.push(schema);
-      return { target: PG_URL, schema };
-    },
-  ]);
-}
+const engines = storeEngines((dir: string) => path.join(dir, "jobserver.db"));
 
 const password = (who: string): string => `pass-of-${who}-7`;
 const sha256 = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");

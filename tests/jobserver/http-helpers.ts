@@ -1,9 +1,9 @@
 // Helpers for the job server's web tests: a study repository in git, a browser
 // that keeps cookies and the CSRF token of the last page, and an API client.
 
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { git } from "../support/git.js";
 
 /** A git repository with a project.yaml whose only action needs no database, so requests.ts validates it quickly. */
 export function studyRepo(dir: string): { repo: string; commit: string } {
@@ -13,19 +13,10 @@ export function studyRepo(dir: string): { repo: string; commit: string } {
     ["version: 4", "actions:", "  report:", "    run: node:v1 analysis/report.js", "    outputs:", "      moderately_sensitive:", "        table: output/report.csv", ""].join("\n"),
   );
   fs.writeFileSync(path.join(dir, "analysis", "report.js"), "console.log('report');\n");
-  const git = (...args: string[]): string => {
-    const r = spawnSync("git", args, {
-      cwd: dir,
-      encoding: "utf8",
-      env: { ...process.env, GIT_AUTHOR_NAME: "Test", GIT_AUTHOR_EMAIL: "t@example.org", GIT_COMMITTER_NAME: "Test", GIT_COMMITTER_EMAIL: "t@example.org", GIT_CONFIG_NOSYSTEM: "1", HOME: dir },
-    });
-    if (r.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
-    return r.stdout.trim();
-  };
-  git("init", "-q", "-b", "main");
-  git("add", "-A");
-  git("commit", "-q", "-m", "a study");
-  return { repo: dir, commit: git("rev-parse", "HEAD") };
+  git(dir, "init", "-q", "-b", "main");
+  git(dir, "add", "-A");
+  git(dir, "commit", "-q", "-m", "a study");
+  return { repo: dir, commit: git(dir, "rev-parse", "HEAD") };
 }
 
 export interface Answer {

@@ -6,7 +6,6 @@
 // it with a note, which lifts the restriction. A real server on 127.0.0.1
 // with a SQLite store; the breach command runs in this process.
 
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,6 +15,7 @@ import { AuditLog } from "../../src/audit/index.js";
 import { PublishRefused, publishRequest } from "../../src/cli/publish.js";
 import { type JobServer, ReleaseFolder, Store, StoreError, startJobServer } from "../../src/jobserver/index.js";
 import { breach } from "../breach/helpers.js";
+import { git } from "../support/git.js";
 import { Browser, api, studyRepo } from "./http-helpers.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "enclave-incidents-")));
@@ -25,13 +25,6 @@ const password = (who: string): string => `pass-of-${who}-7`;
 const sha256 = (b: string): string => createHash("sha256").update(b).digest("hex");
 const PATIENTS = "patient_id,age\n1,34\n2,51\n3,47\n";
 
-function git(dir: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", dir, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, GIT_AUTHOR_NAME: "Test", GIT_AUTHOR_EMAIL: "t@example.org", GIT_COMMITTER_NAME: "Test", GIT_COMMITTER_EMAIL: "t@example.org", GIT_CONFIG_NOSYSTEM: "1", HOME: dir },
-    stdio: ["ignore", "pipe", "pipe"],
-  }).trim();
-}
 
 describe("an incident, from enclave breach clean to its closing", { timeout: 60_000 }, () => {
   const study = path.join(tmp, "study");

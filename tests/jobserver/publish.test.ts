@@ -8,57 +8,28 @@
 // ENCLAVE_TEST_POSTGRES_URL is set).
 
 import { execFileSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Command, CommanderError } from "commander";
-import type pgTypes from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AuditLog } from "../../src/audit/index.js";
 import { UsageError, UserError } from "../../src/cli/errors.js";
 import { PublishRefused, publishRequest, registerPublish } from "../../src/cli/publish.js";
 import { type JobServer, PUBLISH_STATUSES, PUBLISH_TRANSITIONS, ReleaseFolder, Store, StoreError, checkPublishTransition, startJobServer } from "../../src/jobserver/index.js";
+import { git } from "../support/git.js";
 import { Browser, api, studyRepo } from "./http-helpers.js";
+import { storeEngines } from "../support/stores.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "enclave-publish-")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const PG_URL = process.env.ENCLAVE_TEST_POSTGRES_URL;
-const schemas: string[] = [];
-afterAll(async () => {
-  if (!PG_URL || schemas.length === 0) return;
-  const pg = createRequire(import.meta.url)("pg") as typeof pgTypes;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await client.end();
-});
-
-const engines: [string, (dir: string) => { target: string; schema?: string }][] = [["sqlite", (dir) => ({ target: path.join(dir, "jobserver.db") })]];
-if (PG_URL) {
-  engines.push([
-    "postgres",
-    () => {
-      const schema = `enclave_test_${randomBytes(6).toString("hex")}`;
-      schemas.push(schema);
-      return { target: PG_URL, schema };
-    },
-  ]);
-}
+const engines = storeEngines((dir: string) => path.join(dir, "jobserver.db"));
 
 const password = (who: string): string => `pass-of-${who}-7`;
 const sha256 = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
 
-/** git in a folder, with an identity and no configuration of the machine's. */
-function git(dir: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", dir, ...args], {
-    encoding: "utf8",
-    env: { ...process.env, GIT_AUTHOR_NAME: "Test", GIT_AUTHOR_EMAIL: "t@example.org", GIT_COMMITTER_NAME: "Test", GIT_COMMITTER_EMAIL: "t@example.org", GIT_CONFIG_NOSYSTEM: "1", HOME: dir },
-    stdio: ["ignore", "pipe", "pipe"],
-  }).trim();
-}
 
 describe("the table of publish request states", () => {
   it("names every state, and allows exactly pending → approved | rejected → published", () => {

@@ -3,7 +3,6 @@
 // the definitions of database actions (loaded in the isolated loader, as the
 // researcher wrote them) against the project's analysis scope, and codelists.
 
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -14,30 +13,12 @@ import { Store } from "../../src/jobserver/store.js";
 import { writeCodelistsJson } from "../../src/pipeline/codelists.js";
 import type { AllowlistEntry, Policy } from "../../src/policy/index.js";
 import { ROOT, ensureBuilt } from "../cli/helpers.js";
+import { commitFiles, git } from "../support/git.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "enclave-requests-")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function git(dir: string, ...args: string[]): string {
-  const r = spawnSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false", ...args], { cwd: dir, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
-/** Writes (or, for null, deletes) the files and commits them; returns the commit. */
-function commit(dir: string, files: Record<string, string | null>, message: string): string {
-  for (const [name, text] of Object.entries(files)) {
-    const file = path.join(dir, name);
-    if (text === null) fs.rmSync(file);
-    else {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, text);
-    }
-  }
-  git(dir, "add", "-A");
-  git(dir, "commit", "--quiet", "-m", message);
-  return git(dir, "rev-parse", "HEAD");
-}
 
 const PROJECT_YAML = `version: 4
 actions:
@@ -133,14 +114,14 @@ beforeAll(() => {
   repo = path.join(tmp, "study");
   fs.mkdirSync(repo);
   git(repo, "init", "--quiet", "-b", "main");
-  commit(repo, { "README.md": "a study\n" }, "start");
+  commitFiles(repo, { "README.md": "a study\n" }, "start");
   commits.first = git(repo, "rev-parse", "HEAD");
   for (const [name, text] of Object.entries(codelistFiles)) {
     fs.mkdirSync(path.dirname(path.join(repo, name)), { recursive: true });
     fs.writeFileSync(path.join(repo, name), text);
   }
   writeCodelistsJson(repo, new Date("2026-01-01T00:00:00Z"));
-  commits.main = commit(
+  commits.main = commitFiles(
     repo,
     {
       "project.yaml": PROJECT_YAML,
@@ -157,13 +138,13 @@ beforeAll(() => {
 
   // A branch whose last commit is not on main.
   git(repo, "checkout", "--quiet", "-b", "side");
-  commits.side = commit(repo, { "notes.md": "on the side\n" }, "side work");
+  commits.side = commitFiles(repo, { "notes.md": "on the side\n" }, "side work");
   // A branch with an invalid project.yaml.
   git(repo, "checkout", "--quiet", "-b", "broken", "main");
-  commits.broken = commit(repo, { "project.yaml": PROJECT_YAML.replace("    needs: [generate_dataset]\n", "    needs: [generate_datset]\n").replace("version: 4\n", "version: 4\ncolour: blue\n") }, "typo");
+  commits.broken = commitFiles(repo, { "project.yaml": PROJECT_YAML.replace("    needs: [generate_dataset]\n", "    needs: [generate_datset]\n").replace("version: 4\n", "version: 4\ncolour: blue\n") }, "typo");
   // A branch whose codelist no longer matches what was downloaded.
   git(repo, "checkout", "--quiet", "-b", "stale", "main");
-  commits.stale = commit(repo, { "codelists/user-enclave-example-asthma-review.csv": "code,term\n270442000,Asthma monitoring check done\n" }, "edit a codelist");
+  commits.stale = commitFiles(repo, { "codelists/user-enclave-example-asthma-review.csv": "code,term\n270442000,Asthma monitoring check done\n" }, "edit a codelist");
   git(repo, "checkout", "--quiet", "main");
 }, 180_000);
 
@@ -348,7 +329,7 @@ describe("submitJobRequest", { timeout: 120_000 }, () => {
       const first = await workspaceActions(store, "ws-url", { repoCache: cache, allowedRepos: [tmp] });
       expect(first).toEqual({ commit: commits.main, actions: ["generate_dataset", "report", "count_appointments", "generate_measures", "broken_definition", "query", "summary"] });
       expect(fs.readdirSync(cache)).toHaveLength(1);
-      const later = commit(repo, { "project.yaml": `${PROJECT_YAML}  extra:\n    run: node:v1 analysis/extra.ts\n    outputs:\n      moderately_sensitive:\n        x: output/extra.csv\n` }, "more");
+      const later = commitFiles(repo, { "project.yaml": `${PROJECT_YAML}  extra:\n    run: node:v1 analysis/extra.ts\n    outputs:\n      moderately_sensitive:\n        x: output/extra.csv\n` }, "more");
       try {
         const second = await workspaceActions(store, "ws-url", { repoCache: cache, allowedRepos: [tmp] });
         expect(second.commit).toBe(later);

@@ -3,12 +3,10 @@
 // end), the role matrix of `can`, and `enclave admin` writing the audit log.
 
 import { spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import type pgTypes from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog } from "../../src/audit/index.js";
 import { MIGRATIONS } from "../../src/jobserver/migrations.js";
@@ -30,33 +28,13 @@ import {
 } from "../../src/jobserver/store.js";
 import { jobIdFor } from "../../src/pipeline/runner.js";
 import { BIN, ensureBuilt } from "../cli/helpers.js";
+import { storeEngines } from "../support/stores.js";
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "enclave-jobserver-")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const PG_URL = process.env.ENCLAVE_TEST_POSTGRES_URL;
-const schemas: string[] = [];
-afterAll(async () => {
-  if (!PG_URL || schemas.length === 0) return;
-  const pg = createRequire(import.meta.url)("pg") as typeof pgTypes;
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await client.end();
-});
-
 let n = 0;
-const engines: [string, () => { target: string; schema?: string }][] = [["sqlite", () => ({ target: path.join(tmp, `store-${++n}.db`) })]];
-if (PG_URL) {
-  engines.push([
-    "postgres",
-    () => {
-      const schema = `enclave_test_${randomBytes(6).toString("hex")}`;
-      schemas.push(schema);
-      return { target: PG_URL, schema };
-    },
-  ]);
-}
+const engines = storeEngines(() => path.join(tmp, `store-${++n}.db`));
 
 describe.each(engines)("store on %s", (_name, fresh) => {
   async function withStore<T>(fn: (s: Store, where: { target: string; schema?: string }) => Promise<T>, options: { clock?: () => Date } = {}): Promise<T> {

@@ -75,7 +75,8 @@ export async function readCsvText(file: string): Promise<string> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether something is at `path` (a file or a folder, readable or not). */
+export async function exists(path: string): Promise<boolean> {
   try {
     await access(path);
     return true;

@@ -1,17 +1,17 @@
-// The airlock's database behind one small async interface: an embedded SQLite
-// file by default, PostgreSQL given a postgres:// URL. It follows the job
-// server's store (src/jobserver/store.ts) in every respect that matters: `?`
-// placeholders (numbered for PostgreSQL here), one connection serving one
-// transaction at a time, migrations applied once each under a lock.
+// The job server's and the airlock's databases behind one small async
+// interface: an embedded SQLite file by default, PostgreSQL given a
+// postgres:// URL. The same SQL serves both, written with `?` placeholders that
+// become $1, $2, ... for PostgreSQL; one connection serves one transaction at a
+// time, and migrations are applied once each under the write lock.
 //
-// It is a copy of that store's private layer, kept apart only because the job
-// server's is not exported; both should move to one shared module.
+// It lives here, not lower, because the job server is the lowest part that
+// keeps state this way; the airlock imports it (never the reverse).
 
 import { createRequire } from "node:module";
 import type BetterSqlite3 from "better-sqlite3";
 import type pgTypes from "pg";
 
-// Loaded on first use: a process that only reads the workflow tables should not pay for the drivers.
+// Loaded on first use: every `enclave` command would otherwise pay for loading the drivers.
 const require = createRequire(import.meta.url);
 let sqliteLoaded: typeof BetterSqlite3 | undefined;
 let pgLoaded: typeof pgTypes | undefined;
@@ -23,6 +23,8 @@ export type Row = Record<string, unknown>;
 
 export interface Db {
   readonly dialect: "sqlite" | "postgres";
+  /** The SQLite file, so that what belongs beside it can be put there; undefined for PostgreSQL and :memory:. */
+  readonly file?: string;
   all(sql: string, params?: readonly Param[]): Promise<Row[]>;
   exec(sql: string): Promise<void>;
   /** Runs fn in a transaction; `lock` takes the write lock first (SQLite BEGIN IMMEDIATE, a PostgreSQL advisory lock). */
@@ -30,9 +32,14 @@ export interface Db {
   close(): Promise<void>;
 }
 
+const SQLITE_BUSY_MS = 30_000;
+
 class SqliteDb implements Db {
   readonly dialect = "sqlite";
-  constructor(private readonly db: BetterSqlite3.Database) {}
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    readonly file: string | undefined,
+  ) {}
   async all(sql: string, params: readonly Param[] = []): Promise<Row[]> {
     const stmt = this.db.prepare(sql);
     return stmt.reader ? (stmt.all(...params) as Row[]) : (stmt.run(...params), []);
@@ -41,7 +48,8 @@ class SqliteDb implements Db {
     this.db.exec(sql);
   }
   async transaction<T>(fn: () => Promise<T>, lock = false): Promise<T> {
-    this.db.exec(lock ? "BEGIN IMMEDIATE" : "BEGIN");
+    if (lock) await this.beginImmediate();
+    else this.db.exec("BEGIN");
     try {
       const result = await fn();
       this.db.exec("COMMIT");
@@ -53,6 +61,26 @@ class SqliteDb implements Db {
   }
   async close(): Promise<void> {
     this.db.close();
+  }
+
+  // better-sqlite3 waits for a locked database synchronously, which would also
+  // keep whatever holds the lock from finishing when that is another connection
+  // of this process (several stores on one file). So the lock is tried without
+  // waiting, and waited for here, with the event loop free.
+  private async beginImmediate(): Promise<void> {
+    const deadline = Date.now() + SQLITE_BUSY_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      this.db.pragma("busy_timeout = 0");
+      try {
+        this.db.exec("BEGIN IMMEDIATE");
+        return;
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw e;
+      } finally {
+        this.db.pragma(`busy_timeout = ${SQLITE_BUSY_MS}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
+    }
   }
 }
 
@@ -91,8 +119,8 @@ export interface DbOptions {
   schema?: string;
   /** PostgreSQL: the advisory lock that write transactions take, one per service. */
   lockName: string;
-  /** What the service is called in errors ("the airlock store"). */
-  what: string;
+  /** The error for a `sqlite://` target without a file: each service names its own store and example path. */
+  noFile: () => Error;
 }
 
 /** Opens a SQLite path (`sqlite://path` or a plain path, `:memory:` included) or a postgres(ql):// URL. */
@@ -113,11 +141,11 @@ export async function openDb(target: string, options: DbOptions): Promise<Db> {
     return new PostgresDb(client, options.lockName);
   }
   const file = target.startsWith("sqlite://") ? target.slice("sqlite://".length) : target;
-  if (file === "") throw new Error(`${options.what} needs a file: sqlite:///path/to/airlock.db`);
-  const sqlite = new (sqliteApi())(file, { timeout: 30_000 });
+  if (file === "") throw options.noFile();
+  const sqlite = new (sqliteApi())(file, { timeout: SQLITE_BUSY_MS });
   if (file !== ":memory:") sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");
-  return new SqliteDb(sqlite);
+  return new SqliteDb(sqlite, file === ":memory:" ? undefined : file);
 }
 
 export interface Migration {
