@@ -3,7 +3,7 @@
 // stored name, the columns and their types). Nothing here lists the tables, so
 // a table added to `enclave/tables/tpp` is generated without a change here.
 // Column constraints (categories, ranges, first-of-month dates, patterns) come
-// from the TPP module's `tppTables` description when it has one.
+// from the modules' descriptions (`coreTables`, `tppTables`).
 
 import type { ScalarType } from "../querymodel/index.js";
 import * as core from "../language/tables/core.js";
@@ -80,15 +80,6 @@ function describedConstraints(module: Record<string, unknown>): Map<string, Map<
   return out;
 }
 
-// The core tables' constraints as ehrQL states them (the core module keeps none).
-const CORE_CONSTRAINTS: Record<string, Record<string, SynthConstraints>> = {
-  patients: {
-    date_of_birth: { firstOfMonth: true, notNull: true },
-    sex: { categories: ["female", "male", "intersex", "unknown"], notNull: true },
-  },
-  practice_registrations: { start_date: { notNull: true }, practice_pseudo_id: { notNull: true } },
-};
-
 function collect(modules: readonly Record<string, unknown>[]): SynthTable[] {
   const tables = new Map<string, { patientLevel: boolean; schema: Map<string, ScalarType> }>();
   const constraints = new Map<string, Map<string, SynthConstraints>>();
@@ -116,7 +107,7 @@ function collect(modules: readonly Record<string, unknown>[]): SynthTable[] {
     columns: [...schema].map(([column, type]) => ({
       name: column,
       type,
-      constraints: { ...CORE_CONSTRAINTS[name]?.[column], ...constraints.get(name)?.get(column) },
+      constraints: { ...constraints.get(name)?.get(column) },
     })),
   }));
 }

@@ -148,3 +148,16 @@ export const onsDeaths = definePatientTable(OnsDeathsFrame, "ons_deaths", ONS_DE
   Columns<{ date: "date"; underlyingCauseOfDeath: "icd10" } & { [K in CauseColumns]: "icd10" }, "patient">;
 
 export type { Dim, PatientSeries };
+
+/**
+ * The core tables by stored name, with their columns and what is known of
+ * their values (the shape `tppTables` has): synthetic and dummy data read the
+ * constraints from here rather than keeping a copy.
+ */
+export const coreTables = {
+  patients: { name: "patients", columns: PATIENTS },
+  practice_registrations: { name: "practice_registrations", columns: REGISTRATIONS },
+  clinical_events: { name: "clinical_events", columns: CLINICAL_EVENTS },
+  medications: { name: "medications", columns: MEDICATIONS },
+  ons_deaths: { name: "ons_deaths", columns: ONS_DEATHS },
+} as const satisfies Readonly<Record<string, { name: string; columns: TableColumns }>>;
