@@ -10,7 +10,6 @@ import * as path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type AgentOptions, type JobReport, type RunningAgent, startAgent } from "../../src/agent/index.js";
 import { AuditLog } from "../../src/audit/index.js";
-import { DuckdbConnection } from "../../src/engines/sql/index.js";
 import type { ActionExecutor } from "../../src/pipeline/action.js";
 import type { Manifest } from "../../src/pipeline/metadata.js";
 import { jobIdFor } from "../../src/pipeline/runner.js";
@@ -18,7 +17,7 @@ import { executeAction } from "../../src/pipeline/runtimes.js";
 import type { Policy } from "../../src/policy/index.js";
 import { ensureBuilt } from "../cli/helpers.js";
 import { FakeJobServer } from "./fake-server.js";
-import { ACT, Repo, STUDY, makeDatabase, nodeProject, removeTempDirs, tempDir } from "./helpers.js";
+import { ACT, Repo, STUDY, makeDatabase, nodeProject, queryColumn, removeTempDirs, tempDir } from "./helpers.js";
 
 let dsn: string;
 let dbFile: string;
@@ -79,16 +78,6 @@ async function stopAll(): Promise<void> {
 const jobsOf = (id: string) => Object.fromEntries([...server.request(id).jobs.values()].map((j) => [j.action, j]));
 const read = (file: string) => fs.readFileSync(file, "utf8");
 
-async function queryColumn(sql: string): Promise<number[]> {
-  const conn = await DuckdbConnection.open(dbFile, { readonly: true });
-  try {
-    const out: number[] = [];
-    for await (const batch of conn.query(sql)) for (const row of batch) out.push(Number(row[0]));
-    return out.sort((a, b) => a - b);
-  } finally {
-    await conn.close();
-  }
-}
 
 describe("running a request", () => {
   it("runs the study: the dataset from the database to level 3, the aggregate to level 4, with records and reports", { timeout: 240_000 }, async () => {
@@ -125,8 +114,8 @@ describe("running a request", () => {
 
     // The data came from the backend's database, with type 1 opt-outs left out (the project has no permission for them).
     const ids = dataset.slice(1).map((l) => Number(l.split(",")[0]));
-    const all = await queryColumn("SELECT patient_id FROM patients");
-    const t1oo = await queryColumn("SELECT patient_id FROM patients_with_type_one_dissent");
+    const all = await queryColumn(dbFile, "SELECT patient_id FROM patients");
+    const t1oo = await queryColumn(dbFile, "SELECT patient_id FROM patients_with_type_one_dissent");
     expect(ids.length).toBeGreaterThan(0);
     for (const p of ids) expect(all).toContain(p);
     for (const p of t1oo) expect(ids).not.toContain(p);
@@ -184,7 +173,7 @@ describe("running a request", () => {
     const id = server.submit({ workspace: "t1oo", repo: repo.dir, commit, actions: ["generate_dataset"], project: { number: 7, name: "Allowed", category: "approved", status: "ongoing" } });
     expect((await server.finished(id)).finish?.status).toBe("succeeded");
     const ids = read(path.join(dir, "workspaces/t1oo/output/dataset.csv")).trim().split("\n").slice(1).map((l) => Number(l.split(",")[0]));
-    const t1oo = await queryColumn("SELECT patient_id FROM patients_with_type_one_dissent");
+    const t1oo = await queryColumn(dbFile, "SELECT patient_id FROM patients_with_type_one_dissent");
     // Project 7 is on the type 1 opt-out allowlist: those patients are in (unless they have no sex recorded or opted out nationally).
     expect(t1oo.some((p) => ids.includes(p))).toBe(true);
   });

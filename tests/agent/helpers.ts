@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DuckdbConnection } from "../../src/engines/sql/index.js";
 import { BIN } from "../cli/helpers.js";
 import { commitFiles, git } from "../support/git.js";
 
@@ -117,3 +118,15 @@ for (let i = 0; i < args.length; ) {
 }
 if (times) { fs.mkdirSync(path.dirname(times), { recursive: true }); fs.writeFileSync(times, JSON.stringify({ start, end: Date.now() })); }
 `;
+
+/** The first column of a query on a DuckDB file, as sorted numbers (patient ids, mostly). */
+export async function queryColumn(dbFile: string, sql: string): Promise<number[]> {
+  const conn = await DuckdbConnection.open(dbFile, { readonly: true });
+  try {
+    const out: number[] = [];
+    for await (const batch of conn.query(sql)) for (const row of batch) out.push(Number(row[0]));
+    return out.sort((a, b) => a - b);
+  } finally {
+    await conn.close();
+  }
+}

@@ -11,11 +11,10 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningAgent, startAgent } from "../../src/agent/index.js";
 import { AuditLog } from "../../src/audit/index.js";
-import { DuckdbConnection } from "../../src/engines/sql/index.js";
 import { type JobServer, Store, startJobServer } from "../../src/jobserver/index.js";
 import type { Policy } from "../../src/policy/index.js";
 import { ensureBuilt } from "../cli/helpers.js";
-import { ACT, Repo, STUDY, makeDatabase, removeTempDirs, tempDir } from "../agent/helpers.js";
+import { ACT, Repo, STUDY, makeDatabase, queryColumn, removeTempDirs, tempDir } from "../agent/helpers.js";
 import { launchBrowser, noBrowser } from "../support/browser.js";
 
 const POLICY: Policy = {
@@ -64,16 +63,6 @@ async function waitFinished(identifier: string, timeoutMs = 120_000): Promise<Re
   }
 }
 
-async function column(sql: string): Promise<number[]> {
-  const conn = await DuckdbConnection.open(dbFile, { readonly: true });
-  try {
-    const out: number[] = [];
-    for await (const batch of conn.query(sql)) for (const row of batch) out.push(Number(row[0]));
-    return out.sort((a, b) => a - b);
-  } finally {
-    await conn.close();
-  }
-}
 
 const datasetIds = (workspace: string): number[] =>
   fs
@@ -179,9 +168,9 @@ describe("opted-out patients", () => {
     const second = await waitFinished((made.json.jobRequest as { identifier: string }).identifier);
     expect(second.jobRequest.status, second.jobRequest.message).toBe("succeeded");
 
-    const t1oo = await column("SELECT patient_id FROM patients_with_type_one_dissent");
-    const withoutNdoo = new Set(await column("SELECT patient_id FROM patients_without_ndoo"));
-    const eligible = await column("SELECT patient_id FROM patients WHERE sex IS NOT NULL");
+    const t1oo = await queryColumn(dbFile, "SELECT patient_id FROM patients_with_type_one_dissent");
+    const withoutNdoo = new Set(await queryColumn(dbFile, "SELECT patient_id FROM patients_without_ndoo"));
+    const eligible = await queryColumn(dbFile, "SELECT patient_id FROM patients WHERE sex IS NOT NULL");
     expect(t1oo.length).toBeGreaterThan(0);
 
     // Project 1: neither list: both opt-outs removed.
