@@ -15,7 +15,8 @@
 // can write the database and rewrites every hash after a change makes a log that
 // verifies on its own; an anchor published before the change catches that too.
 //
-// Storage: one table, `audit_log`, in an embedded SQLite file or in PostgreSQL.
+// Storage: one table, `audit_log`, in an embedded SQLite file or in PostgreSQL
+// (beside it `audit_keys`, which makes a keyed append happen at most once).
 // The API has no way to change or delete an entry, and triggers refuse UPDATE
 // and DELETE (and TRUNCATE in PostgreSQL); but an administrator can drop
 // triggers, so verify() trusts nothing it reads.
@@ -60,6 +61,14 @@ export interface AppendInput {
   action: string;
   subject: string;
   details?: JsonObject;
+  /** When the operation happened, if not now: an entry recorded beside a change and appended later keeps the change's time. */
+  timestamp?: Date;
+  /**
+   * Makes the append idempotent: a second append with the same key adds
+   * nothing and returns the entry the first one added. Kept in a side table
+   * (audit_keys), outside what is hashed.
+   */
+  key?: string;
 }
 
 export interface AuditProblem {
@@ -93,6 +102,26 @@ export interface OpenOptions {
 export class AuditError extends Error {
   override name = "AuditError";
 }
+
+const ACTION = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
+
+/**
+ * Checks what an append would be given, and returns its details (`{}` when
+ * none); an AuditError says what is wrong. Exported so that an entry recorded
+ * now and appended later (the job server's outbox) is refused now.
+ */
+export function checkAppendInput(input: AppendInput): JsonObject {
+  const { actor, action, subject, key, timestamp } = input;
+  if (typeof actor !== "string" || actor.trim() === "") throw new AuditError("an audit entry needs an actor (a user id, agent:<backend> or system)");
+  if (typeof action !== "string" || !ACTION.test(action)) throw new AuditError(`the action ${JSON.stringify(action)} is not a dotted lower-case name like job_request.create`);
+  if (typeof subject !== "string") throw new AuditError("an audit entry needs a subject");
+  const details = input.details ?? {};
+  if (typeof details !== "object" || details === null || Array.isArray(details)) throw new AuditError("the details of an audit entry must be a JSON object");
+  if (key !== undefined && (typeof key !== "string" || key === "" || key.length > 200)) throw new AuditError("an audit entry's key must be text of 1 to 200 characters");
+  if (timestamp !== undefined && !(timestamp instanceof Date && !Number.isNaN(timestamp.getTime()))) throw new AuditError("an audit entry's timestamp must be a valid date");
+  return details;
+}
+
 
 /** The hash of an entry, from every field but `hash`. */
 export function entryHash(e: Omit<AuditEntry, "hash">): string {
@@ -210,14 +239,16 @@ export function verifyRows(rows: readonly StoredRow[], anchor?: Anchor): VerifyR
 const COLUMNS = "seq, timestamp, actor, action, subject, details, prev_hash, hash";
 
 interface Store {
-  /** Runs `fn` with the head read under a lock that no other appender can hold at the same time, and inserts what it returns. */
-  appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry>;
+  /**
+   * Runs `make` with the head read under a lock that no other appender can
+   * hold at the same time, and inserts what it returns; with a key already
+   * used, inserts nothing and returns that key's entry.
+   */
+  appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry, key?: string): Promise<AuditEntry>;
   rows(since: number): Promise<StoredRow[]>;
   head(): Promise<{ seq: number; hash: string }>;
   close(): Promise<void>;
 }
-
-const ACTION = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 
 export class AuditLog {
   // Appends from one object wait for each other: a PostgreSQL client runs one transaction at a time.
@@ -243,20 +274,14 @@ export class AuditLog {
 
   /** Adds an entry at the end, atomically, and returns it. */
   append(input: AppendInput): Promise<AuditEntry> {
-    const { actor, action, subject } = input;
-    if (typeof actor !== "string" || actor.trim() === "") throw new AuditError("an audit entry needs an actor (a user id, agent:<backend> or system)");
-    if (typeof action !== "string" || !ACTION.test(action)) throw new AuditError(`the action ${JSON.stringify(action)} is not a dotted lower-case name like job_request.create`);
-    if (typeof subject !== "string") throw new AuditError("an audit entry needs a subject");
-    const details = input.details ?? {};
-    if (typeof details !== "object" || details === null || Array.isArray(details)) throw new AuditError("the details of an audit entry must be a JSON object");
+    const { actor, action, subject, key, timestamp } = input;
     // Stored exactly as hashed, so that what is read back is what was signed off.
-    const text = canonicalJson(details);
-    const normalised = JSON.parse(text) as JsonObject;
+    const normalised = JSON.parse(canonicalJson(checkAppendInput(input))) as JsonObject;
     const run = this.queue.then(() =>
       this.store.appendLocked((head) => {
-        const partial = { seq: head.seq + 1, timestamp: this.clock().toISOString(), actor, action, subject, details: normalised, prev_hash: head.hash };
+        const partial = { seq: head.seq + 1, timestamp: (timestamp ?? this.clock()).toISOString(), actor, action, subject, details: normalised, prev_hash: head.hash };
         return { ...partial, hash: entryHash(partial) };
-      }),
+      }, key),
     );
     this.queue = run.catch(() => undefined);
     return run;
@@ -264,16 +289,7 @@ export class AuditLog {
 
   /** The entries from seq `since` on (all by default), in order; as stored, unchecked. */
   async entries(since = 1): Promise<AuditEntry[]> {
-    return (await this.store.rows(since)).map((r) => ({
-      seq: Number(r.seq),
-      timestamp: String(r.timestamp),
-      actor: String(r.actor),
-      action: String(r.action),
-      subject: String(r.subject),
-      details: parseDetails(r.details),
-      prev_hash: String(r.prev_hash),
-      hash: String(r.hash),
-    }));
+    return (await this.store.rows(since)).map(toEntry);
   }
 
   /** The last entry's seq and hash; seq 0 and 64 zeros for an empty log. */
@@ -292,6 +308,24 @@ export class AuditLog {
     await this.store.close();
   }
 }
+
+function toEntry(r: StoredRow): AuditEntry {
+  return {
+    seq: Number(r.seq),
+    timestamp: String(r.timestamp),
+    actor: String(r.actor),
+    action: String(r.action),
+    subject: String(r.subject),
+    details: parseDetails(r.details),
+    prev_hash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+// The keys of keyed appends, beside the log: not part of any entry, so not
+// hashed; losing the table loses only idempotence, never an entry.
+const KEYS_TABLE = "CREATE TABLE IF NOT EXISTS audit_keys (key TEXT PRIMARY KEY, seq BIGINT NOT NULL)";
+const KEYED_COLUMNS = COLUMNS.split(", ").map((c) => `l.${c}`).join(", ");
 
 function parseDetails(text: unknown): JsonObject {
   try {
@@ -319,6 +353,7 @@ class SqliteStore implements Store {
     if (file !== ":memory:") db.pragma("journal_mode = WAL");
     db.exec(`
       ${createTable("INTEGER")};
+      ${KEYS_TABLE};
       CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
       CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -327,13 +362,18 @@ class SqliteStore implements Store {
     return new SqliteStore(db);
   }
 
-  async appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry> {
+  async appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry, key?: string): Promise<AuditEntry> {
     const insert = this.db.prepare(`INSERT INTO audit_log (${COLUMNS}) VALUES (@seq, @timestamp, @actor, @action, @subject, @details, @prev_hash, @hash)`);
     // .immediate is BEGIN IMMEDIATE: the write lock is taken before the head is
     // read, so two connections can never both build on the same head.
     const txn = this.db.transaction(() => {
+      if (key !== undefined) {
+        const done = this.db.prepare(`SELECT ${KEYED_COLUMNS} FROM audit_keys k JOIN audit_log l ON l.seq = k.seq WHERE k.key = ?`).get(key) as StoredRow | undefined;
+        if (done) return toEntry(done);
+      }
       const e = make(this.headNow());
       insert.run({ ...e, details: canonicalJson(e.details) });
+      if (key !== undefined) this.db.prepare("INSERT INTO audit_keys (key, seq) VALUES (?, ?)").run(key, e.seq);
       return e;
     });
     return txn.immediate();
@@ -370,6 +410,7 @@ class PostgresStore implements Store {
       await client.query("SELECT pg_advisory_xact_lock(hashtext('enclave.audit_log.schema'))");
       await client.query(`
         ${createTable("BIGINT")}`);
+      await client.query(KEYS_TABLE);
       await client.query(`
         CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$`);
@@ -384,7 +425,7 @@ class PostgresStore implements Store {
     return new PostgresStore(client);
   }
 
-  async appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry> {
+  async appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry, key?: string): Promise<AuditEntry> {
     await this.client.query("BEGIN");
     try {
       // Locking the last row is not enough: a waiter would wake up holding the
@@ -392,8 +433,16 @@ class PostgresStore implements Store {
       // conflicts with itself (but not with readers) makes the head read after
       // it current.
       await this.client.query("LOCK TABLE audit_log IN EXCLUSIVE MODE");
+      if (key !== undefined) {
+        const done = (await this.client.query(`SELECT ${KEYED_COLUMNS} FROM audit_keys k JOIN audit_log l ON l.seq = k.seq WHERE k.key = $1`, [key])).rows[0] as StoredRow | undefined;
+        if (done) {
+          await this.client.query("COMMIT");
+          return toEntry(done);
+        }
+      }
       const e = make(await this.head());
       await this.client.query(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [e.seq, e.timestamp, e.actor, e.action, e.subject, canonicalJson(e.details), e.prev_hash, e.hash]);
+      if (key !== undefined) await this.client.query("INSERT INTO audit_keys (key, seq) VALUES ($1, $2)", [key, e.seq]);
       await this.client.query("COMMIT");
       return e;
     } catch (err) {

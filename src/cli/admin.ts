@@ -1,11 +1,13 @@
 // `enclave admin ...`: the operator's commands for the job server's state
-// (users, orgs, projects, members, roles, backends). Each change is also
-// appended to the audit log; secrets (passwords, tokens) are printed once and
+// (users, orgs, projects, members, roles, backends). Each change records its
+// audit entry in its own transaction (the store's outbox), which is then moved
+// into the audit log; secrets (passwords, tokens) are printed once and
 // never written to either database in the clear nor to the log.
 
 import type { Command } from "commander";
 import { AuditError, AuditLog, type JsonObject } from "../audit/index.js";
 import {
+  type AuditNote,
   type GlobalRole,
   type ProjectCategory,
   type ProjectRole,
@@ -36,16 +38,25 @@ function common(cmd: Command): Command {
   return cmd.option("--db <url>", DB_HELP).option("--audit-db <url>", AUDIT_HELP).option("--actor <actor>", "who is acting, for the audit log", "system");
 }
 
-/** Opens both databases, runs the change, and logs what it returns; the log is written only when the change succeeded. */
-async function change(opts: Common, fn: (store: Store) => Promise<{ action: string; subject: string; details: JsonObject }>): Promise<void> {
+type Entry = (action: string, subject: string, details?: JsonObject) => AuditNote;
+
+/**
+ * Opens both databases and runs the change, which hands `entry(...)` to the
+ * store call it makes: the entry is recorded in that call's transaction and
+ * then moved into the log. Should the move fail, the change stands and its
+ * entry waits in the store, for `enclave admin flush-audit` or the job server's
+ * next start.
+ */
+async function change(opts: Common, fn: (store: Store, entry: Entry) => Promise<void>): Promise<void> {
   let store: Store | undefined;
   let log: AuditLog | undefined;
+  const problems: Error[] = [];
   try {
-    // The log is opened first, so a change is never made that could not then be logged.
-    log = await AuditLog.open(opts.auditDb ?? process.env.ENCLAVE_AUDIT_DB ?? "enclave-audit.db");
-    store = await Store.open(opts.db ?? process.env.ENCLAVE_DB ?? "enclave.db");
-    const entry = await fn(store);
-    await log.append({ actor: opts.actor, ...entry });
+    // The log is opened first, so that a change is not made when the log cannot even be reached.
+    log = await AuditLog.open(auditTarget(opts));
+    store = await Store.open(dbTarget(opts));
+    store.attachAuditLog(log, (e) => problems.push(e));
+    await fn(store, (action, subject, details = {}) => ({ actor: opts.actor, action, subject, details }));
   } catch (e) {
     if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
     throw e;
@@ -53,7 +64,13 @@ async function change(opts: Common, fn: (store: Store) => Promise<{ action: stri
     await store?.close();
     await log?.close();
   }
+  if (problems.length > 0) {
+    process.stderr.write(`warning: the change was made, but its audit entry could not be moved into the audit log (${problems[0]!.message}); it is kept in the job server's database: run \`enclave admin flush-audit\` once the log is reachable\n`);
+  }
 }
+
+const dbTarget = (opts: Common): string => opts.db ?? process.env.ENCLAVE_DB ?? "enclave.db";
+const auditTarget = (opts: Common): string => opts.auditDb ?? process.env.ENCLAVE_AUDIT_DB ?? "enclave-audit.db";
 
 function projectNumber(text: string): number {
   if (!/^[1-9]\d*$/.test(text)) throw new UsageError(`a project is given by its number, not ${JSON.stringify(text)}`);
@@ -84,9 +101,8 @@ export function registerAdmin(program: Command): void {
     .action(async (username: string, opts: Common & { staff?: boolean; fullName: string; email: string; passwordStdin?: boolean }) => {
       const password = opts.passwordStdin ? await readStdin() : generatePassword();
       if (password === "") throw new UsageError("the password read from standard input is empty");
-      await change(opts, async (store) => {
-        const user = await store.createUser({ username, password, fullName: opts.fullName, email: opts.email, isStaff: opts.staff ?? false });
-        return { action: "user.create", subject: `user:${user.username}`, details: { is_staff: user.isStaff, full_name: user.fullName, email: user.email } };
+      await change(opts, async (store, entry) => {
+        await store.createUser({ username, password, fullName: opts.fullName, email: opts.email, isStaff: opts.staff ?? false }, (user) => entry("user.create", `user:${user.username}`, { is_staff: user.isStaff, full_name: user.fullName, email: user.email }));
       });
       process.stdout.write(`created user ${username}\n`);
       if (!opts.passwordStdin) process.stdout.write(`password: ${password}\n(shown once: it is stored only as a hash)\n`);
@@ -95,9 +111,8 @@ export function registerAdmin(program: Command): void {
   common(admin.command("create-org").description("Create an organisation."))
     .argument("<name>")
     .action(async (name: string, opts: Common) => {
-      await change(opts, async (store) => {
-        const org = await store.createOrg(name);
-        return { action: "org.create", subject: `org:${org.name}`, details: {} };
+      await change(opts, async (store, entry) => {
+        await store.createOrg(name, (org) => entry("org.create", `org:${org.name}`));
       });
       process.stdout.write(`created org ${name}\n`);
     });
@@ -110,9 +125,8 @@ export function registerAdmin(program: Command): void {
     .action(async (numberText: string, name: string, opts: Common & { org: string; category: string }) => {
       const number = projectNumber(numberText);
       if (!(PROJECT_CATEGORIES as readonly string[]).includes(opts.category)) throw new UsageError(`unknown category ${JSON.stringify(opts.category)}: use one of ${PROJECT_CATEGORIES.map((c) => JSON.stringify(c)).join(", ")}`);
-      await change(opts, async (store) => {
-        const p = await store.createProject({ number, name, org: opts.org, category: opts.category as ProjectCategory });
-        return { action: "project.create", subject: `project:${p.number}`, details: { name: p.name, org: p.org, category: p.category, status: p.status } };
+      await change(opts, async (store, entry) => {
+        await store.createProject({ number, name, org: opts.org, category: opts.category as ProjectCategory }, (p) => entry("project.create", `project:${p.number}`, { name: p.name, org: p.org, category: p.category, status: p.status }));
       });
       process.stdout.write(`created project ${number}\n`);
     });
@@ -126,9 +140,8 @@ export function registerAdmin(program: Command): void {
       for (const r of opts.role) {
         if (!isProjectRole(r)) throw new UsageError(isGlobalRole(r) ? `${r} is a global role, not a project role: use \`enclave admin grant-role ${username} ${r}\`` : `unknown role ${JSON.stringify(r)}: project ${roleList(ROLES.filter(isProjectRole))}`);
       }
-      await change(opts, async (store) => {
-        const m = await store.addMember(project, username, opts.role as ProjectRole[]);
-        return { action: "membership.add", subject: `project:${project}`, details: { user: username, roles: opts.role, holds: m.roles } };
+      await change(opts, async (store, entry) => {
+        await store.addMember(project, username, opts.role as ProjectRole[], (m) => entry("membership.add", `project:${project}`, { user: username, roles: opts.role, holds: m.roles }));
       });
       process.stdout.write(`${username} is a member of project ${project} with ${opts.role.join(", ")}\n`);
     });
@@ -142,13 +155,9 @@ export function registerAdmin(program: Command): void {
       if (isProjectRole(role) && opts.project === undefined) throw new UsageError(`${role} is a project role: give --project NUMBER`);
       if (isGlobalRole(role) && opts.project !== undefined) throw new UsageError(`${role} is a global role: it takes no --project`);
       const project = opts.project === undefined ? undefined : projectNumber(opts.project);
-      await change(opts, async (store): Promise<{ action: string; subject: string; details: JsonObject }> => {
-        if (project !== undefined) {
-          await store.addMember(project, username, [role as ProjectRole]);
-          return { action: "role.grant", subject: `user:${username}`, details: { role, project } };
-        }
-        await store.grantGlobalRole(username, role as GlobalRole);
-        return { action: "role.grant", subject: `user:${username}`, details: { role } };
+      await change(opts, async (store, entry) => {
+        if (project !== undefined) await store.addMember(project, username, [role as ProjectRole], entry("role.grant", `user:${username}`, { role, project }));
+        else await store.grantGlobalRole(username, role as GlobalRole, entry("role.grant", `user:${username}`, { role }));
       });
       process.stdout.write(`granted ${role} to ${username}${project === undefined ? "" : ` in project ${project}`}\n`);
     });
@@ -159,9 +168,8 @@ export function registerAdmin(program: Command): void {
     .action(async (projectText: string, status: string, opts: Common) => {
       const project = projectNumber(projectText);
       if (!(PROJECT_STATUSES as readonly string[]).includes(status)) throw new UsageError(`unknown status ${JSON.stringify(status)}: use one of ${PROJECT_STATUSES.join(", ")}`);
-      await change(opts, async (store) => {
-        const { previous } = await store.setProjectStatus(project, status as ProjectStatus);
-        return { action: "project.status", subject: `project:${project}`, details: { from: previous, to: status } };
+      await change(opts, async (store, entry) => {
+        await store.setProjectStatus(project, status as ProjectStatus, ({ previous }) => entry("project.status", `project:${project}`, { from: previous, to: status }));
       });
       process.stdout.write(`project ${project} is ${status}\n`);
     });
@@ -170,9 +178,8 @@ export function registerAdmin(program: Command): void {
     .argument("<name>")
     .action(async (name: string, opts: Common) => {
       let token = "";
-      await change(opts, async (store) => {
-        ({ token } = await store.createBackend(name));
-        return { action: "backend.create", subject: `backend:${name}`, details: {} };
+      await change(opts, async (store, entry) => {
+        ({ token } = await store.createBackend(name, entry("backend.create", `backend:${name}`)));
       });
       process.stdout.write(`created backend ${name}\ntoken: ${token}\n(shown once: it is stored only as a hash)\n`);
     });
@@ -181,10 +188,27 @@ export function registerAdmin(program: Command): void {
     .argument("<name>")
     .action(async (name: string, opts: Common) => {
       let token = "";
-      await change(opts, async (store) => {
-        token = await store.rotateBackendToken(name);
-        return { action: "backend.rotate_token", subject: `backend:${name}`, details: {} };
+      await change(opts, async (store, entry) => {
+        token = await store.rotateBackendToken(name, entry("backend.rotate_token", `backend:${name}`));
       });
       process.stdout.write(`new token for backend ${name}: ${token}\n(shown once: the old token no longer works)\n`);
+    });
+
+  common(admin.command("flush-audit").description("Move audit entries still waiting in the job server's database (after a crash, or while the log was unreachable) into the audit log."))
+    .action(async (opts: Common) => {
+      let store: Store | undefined;
+      let log: AuditLog | undefined;
+      try {
+        log = await AuditLog.open(auditTarget(opts));
+        store = await Store.open(dbTarget(opts));
+        const moved = await store.flushAudit(log);
+        process.stdout.write(`moved ${moved} audit ${moved === 1 ? "entry" : "entries"} into the audit log\n`);
+      } catch (e) {
+        if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
+        throw e;
+      } finally {
+        await store?.close();
+        await log?.close();
+      }
     });
 }

@@ -194,15 +194,29 @@ async function clean(repo: string, options: CleanCommandOptions): Promise<void> 
   const repoName = plan.remotes.get("origin") ?? plan.repository.dir;
   let incident: Incident | undefined;
   let incidentFailure: string | undefined;
+  // With the job server's database, its entries go through its outbox (the
+  // incident's in the incident's own transaction), and wait there if the log
+  // is not given or refuses them; without it, straight to the log.
+  const cleaned = { actor, action: "breach.clean", subject: `repo:${repoName}`, details: auditDetails(plan, result, failure) };
   try {
-    await log?.append({ actor, action: "breach.clean", subject: `repo:${repoName}`, details: auditDetails(plan, result, failure) });
+    if (store !== undefined) await store.recordAudit(cleaned);
+    else await log?.append(cleaned);
   } catch (e) {
     process.stderr.write(`warning: the incident could not be written to the audit log ${target}: ${(e as Error).message}\n`);
   }
   try {
     if (store !== undefined && result?.verified === true) {
-      incident = await store.openIncident({ workspace: options.workspace!, repo: repoName, blobs: plan.blobs, refsRewritten: result.refsRewritten, refsDeleted: result.refsDeleted, openedBy: actor });
-      await log?.append({ actor, action: "incident.open", subject: `incident:${incident.id}`, details: { workspace: incident.workspace, project: incident.project, repo: repoName, blobs: plan.blobs.map((b) => b.id) } });
+      incident = await store.openIncident({ workspace: options.workspace!, repo: repoName, blobs: plan.blobs, refsRewritten: result.refsRewritten, refsDeleted: result.refsDeleted, openedBy: actor }, (i) => ({
+        actor,
+        action: "incident.open",
+        subject: `incident:${i.id}`,
+        details: { workspace: i.workspace, project: i.project, repo: repoName, blobs: plan.blobs.map((b) => b.id) },
+      }));
+    }
+    if (store !== undefined && log !== undefined) {
+      await store.flushAudit(log).catch((e: unknown) => {
+        process.stderr.write(`warning: the audit entries could not be moved into the audit log ${target} (${(e as Error).message}); they are kept in the job server's database: run \`enclave admin flush-audit\` once the log is reachable\n`);
+      });
     }
   } catch (e) {
     incidentFailure = e instanceof StoreError || e instanceof AuditError || e instanceof Error ? e.message : String(e);

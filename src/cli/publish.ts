@@ -69,6 +69,8 @@ export interface Published {
   checkedOutIn: string[];
   /** The remote to push to, if the repository has one. */
   remote: string | undefined;
+  /** Why the audit entry is still in the job server's database rather than the log, if it is. */
+  auditPending?: string;
 }
 
 /** Publishes an approved request (see the top of this file); every refusal is audited, and is a PublishRefused. */
@@ -77,12 +79,13 @@ export async function publishRequest(options: PublishOptions): Promise<Published
     return await publish(options);
   } catch (e) {
     if (e instanceof PublishRefused) {
-      await options.audit.append({
+      await options.store.recordAudit({
         actor: options.actor,
         action: "publish_request.publish_refuse",
         subject: `publish_request:${options.request}`,
         details: { repo: path.resolve(options.repo), reason: e.message, problems: [...e.problems] },
       });
+      await options.store.flushAudit(options.audit);
     }
     throw e;
   }
@@ -171,31 +174,37 @@ async function publish(options: PublishOptions): Promise<Published> {
 
     let published: PublishRequest;
     try {
-      published = await store.markPublishRequestPublished(request.id, { commit, repo: repo.dir, branch, by: actor });
+      // The entry is recorded with the change, in its transaction; moved into the log below.
+      published = await store.markPublishRequestPublished(request.id, { commit, repo: repo.dir, branch, by: actor }, {
+        actor,
+        action: "publish_request.publish",
+        subject: `publish_request:${request.id}`,
+        details: {
+          workspace: request.workspace,
+          project: request.project,
+          releases: [...new Set(request.files.map((f) => f.release))],
+          requester: request.requester,
+          approver: request.decidedBy,
+          repo: repo.dir,
+          branch,
+          parent: old,
+          commit,
+          files: files.map((f) => ({ path: f.path, sha256: f.sha256 })),
+        } satisfies JsonObject,
+      });
     } catch (e) {
       // The store must agree with the repository: the branch goes back to where it was, only if nothing moved it since.
       const back = await git.try(repo.dir, ["update-ref", "-m", `enclave publish: undo publish request ${request.id}`, ref, old, commit]);
       const undone = back.code === 0 ? `branch ${branch} was set back to ${old}` : `branch ${branch} could not be set back to ${old} (${firstLine(back.stderr)}): reset it by hand`;
       throw new PublishRefused(`the commit ${commit} could not be recorded for publish request ${request.id} (${(e as Error).message}); ${undone}`);
     }
-    await audit.append({
-      actor,
-      action: "publish_request.publish",
-      subject: `publish_request:${request.id}`,
-      details: {
-        workspace: request.workspace,
-        project: request.project,
-        releases: [...new Set(request.files.map((f) => f.release))],
-        requester: request.requester,
-        approver: request.decidedBy,
-        repo: repo.dir,
-        branch,
-        parent: old,
-        commit,
-        files: files.map((f) => ({ path: f.path, sha256: f.sha256 })),
-      } satisfies JsonObject,
-    });
+    // Published and recorded: a log that refuses the entry now leaves it waiting in the store, not the publication undone.
+    const auditPending = await store.flushAudit(audit).then(
+      () => undefined,
+      (e: unknown) => (e as Error).message,
+    );
     return {
+      auditPending,
       request: published,
       commit,
       branch,
@@ -423,6 +432,9 @@ function describe(p: Published): string {
   ];
   for (const dir of p.checkedOutIn) {
     lines.push(`Branch ${p.branch} is checked out in ${dir}; its index and files were left as they were. Bring the published files in with:`, `  git -C ${dir} checkout HEAD -- ${PUBLISHED_FOLDER}`);
+  }
+  if (p.auditPending !== undefined) {
+    lines.push(`Warning: the audit entry could not be moved into the audit log (${p.auditPending}); it is kept in the job server's database: run \`enclave admin flush-audit\` once the log is reachable.`);
   }
   return lines.join("\n") + "\n";
 }

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import type { AuditLog, JsonObject } from "../audit/index.js";
+import type { JsonObject } from "../audit/index.js";
 import { LEVEL4_EXTENSIONS } from "../pipeline/index.js";
 import type { Policy } from "../policy/index.js";
 import { type Ctx, HttpError, Router } from "./http.js";
@@ -32,6 +32,7 @@ import {
   type ReleaseFileEntry,
   type ReleasedFile,
   type RequestStatus,
+  type AuditNote,
   type Store,
   type User,
   type Workspace,
@@ -41,10 +42,9 @@ import {
   StoreError,
 } from "./store.js";
 
-/** What the handlers share: the state, the log and the clock. */
+/** What the handlers share: the state (which records the audit entries, see Store.serial) and the clock. */
 export interface App {
   store: Store;
-  audit: AuditLog;
   policy?: Policy;
   clock: () => Date;
   sessionTtlSeconds: number;
@@ -210,8 +210,14 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** An audit entry, to go with a change into the store's outbox (see Store.serial). */
+function note(who: string, action: string, subject: string, details: JsonObject = {}): AuditNote {
+  return { actor: who, action, subject, details };
+}
+
+/** Records an entry that goes with no change (a refusal, a read). */
 async function audit(app: App, who: string, action: string, subject: string, details: JsonObject = {}): Promise<void> {
-  await app.audit.append({ actor: who, action, subject, details });
+  await app.store.recordAudit(note(who, action, subject, details));
 }
 
 // ---------------------------------------------------------------------------
@@ -249,8 +255,9 @@ export async function attemptLogin(app: App, attempt: LoginAttempt): Promise<Use
   // Keys are case-folded so that ALICE and alice share one count.
   const userKey = `user:${username.toLowerCase()}`;
   const addressKey = `address:${address}`;
+  const failure = (reason: string) => note(attempt.actor, "login.failure", `user:${username}`, { address, reason, ...attempt.details });
   const refuse = async (reason: string, status: number, message: string, headers: Record<string, string> = {}): Promise<HttpError> => {
-    await app.audit.append({ actor: attempt.actor, action: "login.failure", subject: `user:${username}`, details: { address, reason, ...attempt.details } });
+    await app.store.recordAudit(failure(reason));
     return new HttpError(status, message, {}, headers);
   };
   if (username === "" || password === "") throw await refuse("empty", 400, "Give your username and your password.");
@@ -265,12 +272,11 @@ export async function attemptLogin(app: App, attempt: LoginAttempt): Promise<Use
   const user = await app.store.checkPassword(username, password);
   if (!user) {
     await app.store.recordLoginFailure(userKey, since);
-    await app.store.recordLoginFailure(addressKey, since);
-    throw await refuse("wrong username or password", 401, "The username or the password is wrong.");
+    await app.store.recordLoginFailure(addressKey, since, failure("wrong username or password"));
+    throw new HttpError(401, "The username or the password is wrong.");
   }
   // Only the account's count: clearing the address's would let one good login reset an attacker's guesses at others.
-  await app.store.clearLoginFailures(userKey);
-  await app.audit.append({ actor: user.username, action: "login", subject: `user:${user.username}`, details: { address, ...attempt.details } });
+  await app.store.clearLoginFailures(userKey, note(user.username, "login", `user:${user.username}`, { address, ...attempt.details }));
   return user;
 }
 
@@ -304,6 +310,7 @@ export async function requestJobs(app: App, ctx: Ctx, input: RunInput): Promise<
   let request: JobRequest;
   try {
     request = await submitJobRequest({
+      audit: (r) => note(principal.username, "job_request.create", `job_request:${r.identifier}`, { workspace: r.workspace, project: r.project, backend: r.backend, commit: r.commit, actions: r.actions, force: r.force }),
       store: app.store,
       workspace: workspace.name,
       backend: input.backend,
@@ -319,7 +326,6 @@ export async function requestJobs(app: App, ctx: Ctx, input: RunInput): Promise<
     if (e instanceof StoreError) return refuse([e.message]);
     throw e;
   }
-  await audit(app, principal.username, "job_request.create", `job_request:${request.identifier}`, { workspace: request.workspace, project: request.project, backend: request.backend, commit: request.commit, actions: request.actions, force: request.force });
   app.log.invalidate();
   app.claims.notify(request.backend);
   return request;
@@ -330,9 +336,8 @@ export async function cancelJobs(app: App, ctx: Ctx, identifier: string): Promis
   const project = await loadProject(app, before.project);
   const principal = await ctx.authorize("job.cancel", project, `cancel job request ${identifier}`);
   if (!["pending", "running"].includes(before.status)) throw new HttpError(409, `job request ${identifier} has already ${before.status === "cancelled" ? "been cancelled" : before.status}`);
-  const after = await guarded(() => app.store.cancelJobRequest(identifier));
+  const after = await guarded(() => app.store.cancelJobRequest(identifier, (a) => note(principal.username, "job_request.cancel", `job_request:${identifier}`, { from: before.status, to: a.status, cancel_requested: a.cancelRequested })));
   app.log.invalidate();
-  await audit(app, principal.username, "job_request.cancel", `job_request:${identifier}`, { from: before.status, to: after.status, cancel_requested: after.cancelRequested });
   return after;
 }
 
@@ -345,17 +350,13 @@ export async function createWorkspace(app: App, ctx: Ctx, number: number, input:
     await audit(app, principal.username, "workspace.refuse", `project:${number}`, { name: input.name, repo: redactRepo(input.repo), reason: place.message });
     throw new HttpError(400, place.message);
   }
-  const workspace = await guarded(() => app.store.createWorkspace({ project: number, ...input }));
-  await audit(app, principal.username, "workspace.create", `workspace:${workspace.name}`, { project: number, repo: workspace.repo, branch: workspace.branch });
-  return workspace;
+  return guarded(() => app.store.createWorkspace({ project: number, ...input }, (w) => note(principal.username, "workspace.create", `workspace:${w.name}`, { project: number, repo: w.repo, branch: w.branch })));
 }
 
 export async function archiveWorkspace(app: App, ctx: Ctx, name: string, archived: boolean): Promise<Workspace> {
   const { project } = await loadWorkspace(app, name);
   const principal = await ctx.authorize("workspace.archive", project);
-  const workspace = await guarded(() => app.store.setWorkspaceArchived(name, archived));
-  await audit(app, principal.username, archived ? "workspace.archive" : "workspace.unarchive", `workspace:${name}`, { project: project.number });
-  return workspace;
+  return guarded(() => app.store.setWorkspaceArchived(name, archived, note(principal.username, archived ? "workspace.archive" : "workspace.unarchive", `workspace:${name}`, { project: project.number })));
 }
 
 /**
@@ -367,8 +368,7 @@ export async function changeProjectStatus(app: App, ctx: Ctx, number: number, st
   const project = await loadProject(app, number);
   const principal = await ctx.authorize("project.create", project, `change the status of project ${number}`);
   if (!(PROJECT_STATUSES as readonly string[]).includes(status)) throw new HttpError(400, `unknown project status ${JSON.stringify(status)}: use one of ${PROJECT_STATUSES.join(", ")}`);
-  const { previous, project: after } = await guarded(() => app.store.setProjectStatus(number, status as ProjectStatus));
-  await audit(app, principal.username, "project.status", `project:${number}`, { from: previous, to: after.status });
+  const { project: after } = await guarded(() => app.store.setProjectStatus(number, status as ProjectStatus, ({ previous, project: p }) => note(principal.username, "project.status", `project:${number}`, { from: previous, to: p.status })));
   return after;
 }
 
@@ -400,45 +400,38 @@ async function checkRoleChange(app: App, ctx: Ctx, change: RoleChange, verb: str
 
 export async function grantRole(app: App, ctx: Ctx, change: RoleChange): Promise<void> {
   const { principal, projectRole } = await checkRoleChange(app, ctx, change, "grant");
-  if (projectRole) await guarded(() => app.store.addMember(change.project!, change.username, [change.role as ProjectRole]));
-  else await guarded(() => app.store.grantGlobalRole(change.username, change.role as GlobalRole));
-  await audit(app, principal.username, "role.grant", `user:${change.username}`, projectRole ? { role: change.role, project: change.project! } : { role: change.role });
+  const entry = note(principal.username, "role.grant", `user:${change.username}`, projectRole ? { role: change.role, project: change.project! } : { role: change.role });
+  if (projectRole) await guarded(() => app.store.addMember(change.project!, change.username, [change.role as ProjectRole], entry));
+  else await guarded(() => app.store.grantGlobalRole(change.username, change.role as GlobalRole, entry));
 }
 
 export async function revokeRole(app: App, ctx: Ctx, change: RoleChange): Promise<void> {
   const { principal, projectRole } = await checkRoleChange(app, ctx, change, "revoke");
-  if (projectRole) await guarded(() => app.store.removeMemberRoles(change.project!, change.username, [change.role as ProjectRole]));
-  else await guarded(() => app.store.revokeGlobalRole(change.username, change.role as GlobalRole));
-  await audit(app, principal.username, "role.revoke", `user:${change.username}`, projectRole ? { role: change.role, project: change.project! } : { role: change.role });
+  const entry = note(principal.username, "role.revoke", `user:${change.username}`, projectRole ? { role: change.role, project: change.project! } : { role: change.role });
+  if (projectRole) await guarded(() => app.store.removeMemberRoles(change.project!, change.username, [change.role as ProjectRole], entry));
+  else await guarded(() => app.store.revokeGlobalRole(change.username, change.role as GlobalRole, entry));
 }
 
 export async function createBackend(app: App, ctx: Ctx, name: string): Promise<{ backend: Backend; token: string }> {
   const principal = await ctx.authorize("backend.manage");
-  const created = await guarded(() => app.store.createBackend(name));
-  await audit(app, principal.username, "backend.create", `backend:${name}`);
-  return created;
+  return guarded(() => app.store.createBackend(name, note(principal.username, "backend.create", `backend:${name}`)));
 }
 
 export async function rotateBackendToken(app: App, ctx: Ctx, name: string): Promise<string> {
   const principal = await ctx.authorize("backend.manage");
-  const token = await guarded(() => app.store.rotateBackendToken(name));
-  await audit(app, principal.username, "backend.rotate_token", `backend:${name}`);
-  return token;
+  return guarded(() => app.store.rotateBackendToken(name, note(principal.username, "backend.rotate_token", `backend:${name}`)));
 }
 
 /** BackendMembership: which backends a user may run jobs on. */
 export async function addBackendMember(app: App, ctx: Ctx, backend: string, username: string): Promise<void> {
   const principal = await ctx.authorize("backend.manage");
-  await guarded(() => app.store.addBackendMember(backend, username));
-  await audit(app, principal.username, "backend.add_member", `backend:${backend}`, { user: username });
+  await guarded(() => app.store.addBackendMember(backend, username, note(principal.username, "backend.add_member", `backend:${backend}`, { user: username })));
 }
 
 /** A new API token for the user asking; the old one stops working. Shown once. */
 export async function rotateApiToken(app: App, ctx: Ctx): Promise<string> {
   const principal = await ctx.requirePrincipal();
-  const token = await app.store.rotateApiToken(principal.username);
-  await audit(app, principal.username, "api_token.rotate", `user:${principal.username}`);
-  return token;
+  return app.store.rotateApiToken(principal.username, note(principal.username, "api_token.rotate", `user:${principal.username}`));
 }
 
 // ---------------------------------------------------------------------------
@@ -778,9 +771,8 @@ async function task(app: App, request: JobRequest): Promise<Record<string, unkno
 export function registerAgent(router: Router, app: App): void {
   router.post("/api/agent/recover", async (ctx) => {
     const call = await agentCall(app, ctx);
-    const failed = await guarded(() => app.store.recoverAgent(call.backend.name, call.agent, RECOVER_MESSAGE));
+    const failed = await guarded(() => app.store.recoverAgent(call.backend.name, call.agent, RECOVER_MESSAGE, (f) => note(call.actor, "agent.recover", `backend:${call.backend.name}`, { agent: call.agent, failed: f })));
     if (failed.length > 0) app.log.invalidate();
-    await audit(app, call.actor, "agent.recover", `backend:${call.backend.name}`, { agent: call.agent, failed });
     ctx.json({ failed });
   });
 
@@ -798,10 +790,10 @@ export function registerAgent(router: Router, app: App): void {
       // Counting the backend's pending requests reads one index; the claim's fair choice
       // reads much more, so waiting agents make it only when there is something to choose.
       const pending = await app.store.countJobRequests({ backend: call.backend.name, status: "pending" });
-      const request = pending > 0 ? await app.store.claimJobRequest(call.backend.name, call.agent) : undefined;
+      const claimed = (r: JobRequest | undefined) => r && note(call.actor, "job_request.claim", `job_request:${r.identifier}`, { agent: call.agent });
+      const request = pending > 0 ? await app.store.claimJobRequest(call.backend.name, call.agent, claimed) : undefined;
       if (request) {
         app.log.invalidate();
-        await audit(app, call.actor, "job_request.claim", `job_request:${request.identifier}`, { agent: call.agent });
         return ctx.json({ task: await task(app, request) });
       }
       const left = deadline - Date.now();
@@ -821,14 +813,15 @@ export function registerAgent(router: Router, app: App): void {
     const reports = jobReports(call.body.jobs);
     const request = await heldRequest(app, call, ctx.params.id!);
     const before = new Map((await app.store.listJobs(request.identifier)).map((j) => [j.identifier, j.status]));
-    const answer = await guarded(() => app.store.reportJobs(request.identifier, call.backend.name, call.agent, reports));
-    if (reports.length > 0) app.log.invalidate();
+    const changes: AuditNote[] = [];
     for (const r of reports) {
       const from = before.get(r.identifier) ?? null;
       if (from === r.status) continue;
       before.set(r.identifier, r.status);
-      await audit(app, call.actor, "job.status", `job:${r.identifier}`, { agent: call.agent, job_request: request.identifier, action: r.action, from, to: r.status, status_code: r.statusCode });
+      changes.push(note(call.actor, "job.status", `job:${r.identifier}`, { agent: call.agent, job_request: request.identifier, action: r.action, from, to: r.status, status_code: r.statusCode }));
     }
+    const answer = await guarded(() => app.store.reportJobs(request.identifier, call.backend.name, call.agent, reports, changes));
+    if (reports.length > 0) app.log.invalidate();
     ctx.json({ cancelRequested: answer.cancelRequested });
   });
 
@@ -839,9 +832,8 @@ export function registerAgent(router: Router, app: App): void {
     const message = call.body.message ?? "";
     if (typeof message !== "string" || message.length > MAX_MESSAGE) throw new HttpError(400, `${ctx.path}: "message" must be a string of at most ${MAX_MESSAGE} characters`);
     const request = await heldRequest(app, call, ctx.params.id!);
-    const after = await guarded(() => app.store.finishJobRequest(request.identifier, call.backend.name, call.agent, { status, message }));
+    const after = await guarded(() => app.store.finishJobRequest(request.identifier, call.backend.name, call.agent, { status, message }, (a) => note(call.actor, "job_request.finish", `job_request:${request.identifier}`, { agent: call.agent, status: a.status, message })));
     app.log.invalidate();
-    await audit(app, call.actor, "job_request.finish", `job_request:${request.identifier}`, { agent: call.agent, status: after.status, message });
     ctx.json(after);
   });
 
@@ -1075,19 +1067,20 @@ export function registerBackend(router: Router, app: App): void {
         : undefined;
     let result: { release: Release; created: boolean };
     try {
-      result = await app.store.createRelease(input, blocked === undefined ? {} : { refuseNew: blocked });
+      result = await app.store.createRelease(input, blocked === undefined ? {} : { refuseNew: blocked }, ({ release: r, created: isNew }) =>
+        note(actor(backend), isNew ? "release.create" : "release.repeat", `release:${r.id}`, {
+          workspace: r.workspace,
+          project: r.project,
+          request: r.request,
+          released_by: r.releasedBy,
+          files: r.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 })),
+        }),
+      );
     } catch (e) {
       if (e instanceof StoreError && e.kind === "conflict") await audit(app, actor(backend), "release.refuse", `workspace:${workspace.name}`, { request: input.request, reason: e.message });
       return fromStoreError(e);
     }
     const { release, created } = result;
-    await audit(app, actor(backend), created ? "release.create" : "release.repeat", `release:${release.id}`, {
-      workspace: release.workspace,
-      project: release.project,
-      request: release.request,
-      released_by: release.releasedBy,
-      files: release.files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256 })),
-    });
     ctx.json({ release: releaseShape(release) }, created ? 201 : 200);
   });
 
@@ -1116,11 +1109,12 @@ export function registerBackend(router: Router, app: App): void {
       return refuse({ size: got.size, sha256: got.sha256 }, `${JSON.stringify(name)} of release ${id}: ${what}; nothing was kept: send the file again`);
     }
     const stored = await app.releases.keep(got.temp, got.sha256);
-    const received = await guarded(() => app.store.receiveReleaseFile(id, name, stored));
-    await audit(app, actor(backend), "release.file_receive", `release:${id}`, { name, size: got.size, sha256: got.sha256, again: !received.received });
-    if (received.completed) {
-      await audit(app, actor(backend), "release.complete", `release:${id}`, { workspace: release.workspace, project: release.project, request: release.request, files: release.files.length });
-    }
+    await guarded(() =>
+      app.store.receiveReleaseFile(id, name, stored, (received) => [
+        note(actor(backend), "release.file_receive", `release:${id}`, { name, size: got.size, sha256: got.sha256, again: !received.received }),
+        ...(received.completed ? [note(actor(backend), "release.complete", `release:${id}`, { workspace: release.workspace, project: release.project, request: release.request, files: release.files.length })] : []),
+      ]),
+    );
     ctx.json({ file: { name, size: entry.size, sha256: entry.sha256, received: true } });
   });
 }
@@ -1258,44 +1252,42 @@ export async function requestPublish(app: App, ctx: Ctx, input: PublishInput): P
   }
   let request: PublishRequest;
   try {
-    request = await app.store.createPublishRequest({ workspace: workspace.name, requester: principal.username, note: input.note, files: input.files });
+    request = await app.store.createPublishRequest({ workspace: workspace.name, requester: principal.username, note: input.note, files: input.files }, (r) =>
+      note(principal.username, "publish_request.create", `publish_request:${r.id}`, { workspace: workspace.name, project: project.number, files: publishedFiles(r), note: r.note }),
+    );
   } catch (e) {
     if (e instanceof StoreError) await audit(app, principal.username, "publish_request.refuse", `workspace:${workspace.name}`, { files: input.files.map((f) => ({ ...f })), reason: e.message });
     return fromStoreError(e);
   }
-  await audit(app, principal.username, "publish_request.create", `publish_request:${request.id}`, { workspace: workspace.name, project: project.number, files: publishedFiles(request), note: request.note });
   return request;
 }
 
 /** Approves or rejects a pending request: snapshot.publish, and never one's own request (a second person decides). */
-export async function decidePublish(app: App, ctx: Ctx, identifier: string, status: "approved" | "rejected", note: string): Promise<PublishRequest> {
+export async function decidePublish(app: App, ctx: Ctx, identifier: string, status: "approved" | "rejected", why: string): Promise<PublishRequest> {
   const verb = status === "approved" ? "approve" : "reject";
   const principal = await ctx.authorize("snapshot.publish", undefined, `${verb} publish requests`);
   const before = await loadPublishRequest(app, identifier);
   if (before.requester === principal.username) throw new HttpError(403, `${principal.username} may not ${verb} their own publish request ${identifier}: another OutputPublisher must`);
   let after: PublishRequest;
   try {
-    after = await app.store.decidePublishRequest(identifier, { status, by: principal.username, note });
+    after = await app.store.decidePublishRequest(identifier, { status, by: principal.username, note: why }, (r) =>
+      note(principal.username, `publish_request.${verb}`, `publish_request:${identifier}`, { workspace: r.workspace, project: r.project, requester: r.requester, files: publishedFiles(r), note: why }),
+    );
   } catch (e) {
     if (e instanceof StoreError && e.kind === "conflict") await audit(app, principal.username, "publish_request.decide_refuse", `publish_request:${identifier}`, { to: status, reason: e.message });
     return fromStoreError(e);
   }
-  await audit(app, principal.username, `publish_request.${verb}`, `publish_request:${identifier}`, {
-    workspace: after.workspace,
-    project: after.project,
-    requester: after.requester,
-    files: publishedFiles(after),
-    note,
-  });
   return after;
 }
 
-export async function closeIncident(app: App, ctx: Ctx, identifier: string, note: string): Promise<Incident> {
+export async function closeIncident(app: App, ctx: Ctx, identifier: string, why: string): Promise<Incident> {
   const principal = await ctx.authorize("user.manage", undefined, "close incidents");
   await loadIncident(app, identifier);
-  const incident = await guarded(() => app.store.closeIncident(identifier, { by: principal.username, note }));
-  await audit(app, principal.username, "incident.close", `incident:${identifier}`, { workspace: incident.workspace, project: incident.project, opened: incident.opened, opened_by: incident.openedBy, note: incident.closeNote ?? "" });
-  return incident;
+  return guarded(() =>
+    app.store.closeIncident(identifier, { by: principal.username, note: why }, (i) =>
+      note(principal.username, "incident.close", `incident:${identifier}`, { workspace: i.workspace, project: i.project, opened: i.opened, opened_by: i.openedBy, note: i.closeNote ?? "" }),
+    ),
+  );
 }
 
 /** A free-text note (a reason, what was done): lines allowed, other control characters not. */

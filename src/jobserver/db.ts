@@ -131,7 +131,11 @@ export async function openDb(target: string, options: DbOptions): Promise<Db> {
     try {
       if (options.schema) {
         const quoted = `"${options.schema.replace(/"/g, '""')}"`;
+        // IF NOT EXISTS is not safe to race (two processes starting at once): the write lock makes it so.
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [options.lockName]);
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+        await client.query("COMMIT");
         await client.query(`SET search_path TO ${quoted}`);
       }
     } catch (e) {
@@ -161,7 +165,7 @@ export function migrationSql(m: Migration, dialect: "sqlite" | "postgres"): stri
 
 /** Applies the migrations not yet recorded in `table`, each in its own locked transaction; returns their versions. */
 export async function migrate(db: Db, migrations: readonly Migration[], table: string): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`);
+  await db.transaction(() => db.exec(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`), true);
   const applied: number[] = [];
   for (const m of migrations) {
     // Checked again under the lock: another process may have applied it meanwhile.

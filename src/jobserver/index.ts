@@ -6,6 +6,8 @@
 
 export { type JobServer, type JobServerOptions, startJobServer } from "./server.js";
 export {
+  type Audited,
+  type AuditNote,
   type Incident,
   type Job,
   type JobReport,

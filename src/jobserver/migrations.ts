@@ -259,4 +259,23 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX incidents_by_workspace ON incidents (workspace_id, closed);
     `,
   },
+  {
+    version: 7,
+    name: "audit outbox",
+    // The audit entries of changes, written in each change's own transaction
+    // and moved into the audit log (a separate database) after it commits:
+    // a crash in between leaves them here, to be moved on the next start,
+    // instead of losing them. `key` makes the move happen once (audit_keys).
+    sql: `
+      CREATE TABLE audit_outbox (
+        id {pk},
+        key TEXT NOT NULL UNIQUE,
+        recorded TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        details TEXT NOT NULL
+      );
+    `,
+  },
 ];

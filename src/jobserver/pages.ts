@@ -393,8 +393,8 @@ async function login(app: App, ctx: Ctx): Promise<void> {
 
 async function logout(app: App, ctx: Ctx): Promise<void> {
   if (ctx.auth.kind === "session") {
-    await app.store.deleteSession(ctx.auth.token);
-    await app.audit.append({ actor: ctx.auth.user.username, action: "logout", subject: `user:${ctx.auth.user.username}`, details: {} });
+    const who = ctx.auth.user.username;
+    await app.store.deleteSession(ctx.auth.token, { actor: who, action: "logout", subject: `user:${who}`, details: {} });
   }
   ctx.clearCookie(SESSION_COOKIE);
   ctx.redirect("/?done=logged-out");

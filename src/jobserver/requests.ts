@@ -35,7 +35,7 @@ import {
 } from "../pipeline/index.js";
 import { type AnalysisScope, type Policy, analysisScope, checkDefinitionAgainstScope, loadPolicy } from "../policy/index.js";
 import { type Dataset, type Measures, INTERVAL_END, INTERVAL_START, denominatorPopulation, makeDataset, parameterSubstituter } from "../querymodel/index.js";
-import { type JobRequest, type Store, type Workspace, StoreError, restrictedMessage } from "./store.js";
+import { type Audited, type JobRequest, type Store, type Workspace, StoreError, restrictedMessage } from "./store.js";
 
 /** A request refused before it was stored; `problems` are whole sentences. */
 export class JobRequestError extends Error {
@@ -67,6 +67,8 @@ export interface SubmitInput extends RepoOptions {
   policy?: Policy;
   /** How the definitions are run (see LoadOptions.sandbox); "auto" by default. */
   sandbox?: "auto" | "required" | "off";
+  /** The audit entry recorded with the request, in its transaction. */
+  audit?: Audited<JobRequest>;
 }
 
 /** Validates the request (see the top of this file) and stores it pending; a JobRequestError lists every problem found. */
@@ -137,7 +139,7 @@ export async function submitJobRequest(input: SubmitInput): Promise<JobRequest> 
   if (problems.length > 0) throw refuse();
 
   try {
-    return await store.createJobRequest({ workspace: workspace.name, backend: input.backend, commit, actions: [...input.actions], force: input.force, requester: input.requester });
+    return await store.createJobRequest({ workspace: workspace.name, backend: input.backend, commit, actions: [...input.actions], force: input.force, requester: input.requester }, input.audit);
   } catch (e) {
     // Something changed since the checks (the workspace archived meanwhile, say).
     if (e instanceof StoreError) throw new JobRequestError([e.message]);

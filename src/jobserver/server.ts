@@ -1,5 +1,6 @@
 // Starting and stopping the job server: opens the store and the audit log
-// (unless given them), wires the middleware, the pages, the JSON API, the
+// (unless given them), moves audit entries a crash left in the store into the
+// log (and keeps doing so, should the log fail for a while), wires the middleware, the pages, the JSON API, the
 // agent protocol and the backend services' protocol to one router, and listens
 // (on 127.0.0.1 unless told otherwise).
 
@@ -49,6 +50,8 @@ export interface JobServerOptions {
   logCacheMs?: number;
   /** Where unexpected errors are written (default stderr). */
   log?: (message: string) => void;
+  /** How often audit entries that could not be moved into the log are tried again, in ms (default 5000). */
+  auditRetryMs?: number;
 }
 
 export interface JobServer {
@@ -75,11 +78,21 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
     throw e;
   }
 
+  // Every change records its entry in the store (see Store.serial); this moves them on.
+  const detach = store.attachAuditLog(audit, (e) => log(`job server: audit entries wait in the store, as the audit log refused them: ${e.message}`));
+  const moveAudit = (): Promise<void> =>
+    store.flushAudit().then(
+      () => undefined,
+      (e: unknown) => log(`job server: audit entries wait in the store, as the audit log refused them: ${(e as Error).message}`),
+    );
+  await moveAudit();
+  const auditRetry = setInterval(() => void moveAudit(), options.auditRetryMs ?? 5000);
+  auditRetry.unref();
+
   const closing = new AbortController();
   const releasesDir = options.releasesDir ?? (store.file ? path.join(path.dirname(store.file), "enclave-releases") : "enclave-releases");
   const app: App = {
     store,
-    audit,
     policy: options.policy,
     clock,
     sessionTtlSeconds: options.sessionTtlSeconds ?? 8 * 3600,
@@ -111,13 +124,21 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
     });
   });
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    clearInterval(auditRetry);
+    detach();
+    if (!options.store) await store.close();
+    if (!options.auditLog) await audit.close();
+    throw e;
+  }
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
 
@@ -133,6 +154,9 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
         const force = setTimeout(() => server.closeAllConnections(), 2000);
         await done;
         clearTimeout(force);
+        clearInterval(auditRetry);
+        await moveAudit();
+        detach();
         if (!options.store) await store.close();
         if (!options.auditLog) await audit.close();
       })()),

@@ -9,7 +9,8 @@
 // Every function takes and returns plain objects; permission decisions are not
 // made here but in permissions.ts, from the Principal that principal() loads.
 
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { type AuditLog, type JsonObject, canonicalJson, checkAppendInput } from "../audit/index.js";
 import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb } from "./db.js";
 import { MIGRATIONS } from "./migrations.js";
 import { generateToken, hashPassword, hashToken, tokenMatches, verifyPassword } from "./passwords.js";
@@ -44,6 +45,21 @@ export class StoreError extends Error {
     super(message);
   }
 }
+
+/**
+ * An audit entry to record with a change: written to the outbox in the
+ * change's own transaction, so that it exists exactly when the change does,
+ * then moved into the audit log (see flushAudit). A function makes it from
+ * the change's result (the identifier of what was made, say); it may give
+ * several entries, or none.
+ */
+export interface AuditNote {
+  actor: string;
+  action: string;
+  subject: string;
+  details?: JsonObject;
+}
+export type Audited<T> = AuditNote | readonly AuditNote[] | ((result: T) => AuditNote | readonly AuditNote[] | undefined);
 
 // ---------------------------------------------------------------------------
 // The model as the rest of the code sees it.
@@ -425,10 +441,111 @@ export class Store {
 
   // One connection serves one transaction at a time, so calls wait for each other.
   // `lock` takes the database's write lock first, for a change that other
-  // processes (or stores) must not interleave with: a claim, say.
-  private serial<T>(fn: () => Promise<T>, lock = false): Promise<T> {
-    const run = this.queue.then(() => this.db.transaction(fn, lock));
+  // processes (or stores) must not interleave with: a claim, say. `audited`
+  // goes to the outbox in the same transaction, and is moved into the audit
+  // log once it has committed.
+  private serial<T>(fn: () => Promise<T>, lock = false, audited?: Audited<T>): Promise<T> {
+    let recorded = 0;
+    // An audited change writes, so it takes the write lock up front (waiting without blocking the event loop, see db.ts).
+    const run = this.queue.then(() =>
+      this.db.transaction(async () => {
+        const result = await fn();
+        if (audited !== undefined) recorded = await this.writeOutbox(typeof audited === "function" ? audited(result) : audited);
+        return result;
+      }, lock || audited !== undefined),
+    );
     this.queue = run.catch(() => undefined);
+    if (audited === undefined) return run;
+    return run.then(async (result) => {
+      if (recorded > 0) await this.deliverAudit();
+      return result;
+    });
+  }
+
+  // --- the audit outbox -------------------------------------------------------
+  //
+  // The audit log is another database, so no transaction spans a change and
+  // its entry. Instead the entry is written beside the change, in the store,
+  // and moved into the log afterwards, each with a key that the log keeps, so
+  // that a move interrupted between the append and the delete is not appended
+  // twice. Whoever holds a store and a log can move what is waiting: the job
+  // server does so after each change, on start and every few seconds; the
+  // admin commands after theirs.
+
+  private readonly attachments: { log: AuditLog; onError: (e: Error) => void }[] = [];
+  private flushing: Promise<unknown> = Promise.resolve();
+
+  private async writeOutbox(notes: AuditNote | readonly AuditNote[] | undefined): Promise<number> {
+    const list = notes === undefined ? [] : Array.isArray(notes) ? (notes as readonly AuditNote[]) : [notes as AuditNote];
+    for (const n of list) {
+      // Checked now: an entry the log would refuse must stop the change, not wait in the outbox for ever.
+      const details = checkAppendInput(n);
+      await this.db.all("INSERT INTO audit_outbox (key, recorded, actor, action, subject, details) VALUES (?, ?, ?, ?, ?, ?)", [randomUUID(), this.now(), n.actor, n.action, n.subject, canonicalJson(details)]);
+    }
+    return list.length;
+  }
+
+  /** Records entries that go with no change here (a refused request, a download), through the outbox like every other. */
+  recordAudit(notes: AuditNote | readonly AuditNote[]): Promise<void> {
+    return this.serial(async () => undefined, false, notes);
+  }
+
+  /**
+   * Moves the outbox into `log` after every audited change from now on, and
+   * reports a failed move to `onError` (the entries stay in the outbox, for
+   * the next move). Returns what undoes it.
+   */
+  attachAuditLog(log: AuditLog, onError: (e: Error) => void = () => undefined): () => void {
+    // Several servers may share a store (in tests, say): the latest attachment serves, and undoing it gives the one before back.
+    const attachment = { log, onError };
+    this.attachments.push(attachment);
+    return () => {
+      const at = this.attachments.indexOf(attachment);
+      if (at >= 0) this.attachments.splice(at, 1);
+    };
+  }
+
+  private get auditLog(): AuditLog | undefined {
+    return this.attachments[this.attachments.length - 1]?.log;
+  }
+
+  private async deliverAudit(): Promise<void> {
+    const attached = this.attachments[this.attachments.length - 1];
+    if (!attached) return;
+    try {
+      await this.flushAudit(attached.log);
+    } catch (e) {
+      attached.onError(e as Error);
+    }
+  }
+
+  /** How many entries wait in the outbox. */
+  async pendingAudit(): Promise<number> {
+    return this.serial(async () => Number((await this.one("SELECT COUNT(*) AS n FROM audit_outbox", []))!.n));
+  }
+
+  /**
+   * Moves every entry waiting in the outbox into the audit log (the attached
+   * one, or `log`), oldest first, each with its time of recording; returns how
+   * many. Safe to run from several processes at once: the keys make each
+   * entry appear once.
+   */
+  flushAudit(log: AuditLog | undefined = this.auditLog): Promise<number> {
+    if (!log) return Promise.reject(new StoreError("there is no audit log to move the outbox into"));
+    const run = this.flushing.then(async () => {
+      let moved = 0;
+      for (;;) {
+        const rows = await this.serial(() => this.db.all("SELECT key, recorded, actor, action, subject, details FROM audit_outbox ORDER BY id LIMIT 500"));
+        if (rows.length === 0) return moved;
+        for (const r of rows) {
+          await log.append({ actor: String(r.actor), action: String(r.action), subject: String(r.subject), details: JSON.parse(String(r.details)) as JsonObject, timestamp: new Date(String(r.recorded)), key: String(r.key) });
+        }
+        const keys = rows.map((r) => String(r.key));
+        await this.serial(() => this.db.all(`DELETE FROM audit_outbox WHERE key IN (${keys.map(() => "?").join(", ")})`, keys), true);
+        moved += rows.length;
+      }
+    });
+    this.flushing = run.catch(() => undefined);
     return run;
   }
 
@@ -451,7 +568,7 @@ export class Store {
 
   // --- users -----------------------------------------------------------------
 
-  createUser(input: { username: string; password: string; fullName?: string; email?: string; isStaff?: boolean }): Promise<User> {
+  createUser(input: { username: string; password: string; fullName?: string; email?: string; isStaff?: boolean }, audit?: Audited<User>): Promise<User> {
     if (!USERNAME.test(input.username)) throw new StoreError(`${JSON.stringify(input.username)} is not a username: use letters, digits, '.', '_' and '-' (up to 64, starting with a letter or digit)`);
     // Hashed outside the transaction: scrypt is slow on purpose and needs no lock.
     return hashPassword(input.password).then((hash) =>
@@ -462,7 +579,7 @@ export class Store {
           `a user named ${input.username} already exists`,
         );
         return toUser((await this.one(`SELECT ${USER_COLUMNS} FROM users WHERE id = ?`, [id]))!);
-      }),
+      }, false, audit),
     );
   }
 
@@ -494,22 +611,22 @@ export class Store {
     return (await verifyPassword(password, String(r.password_hash))) ? toUser(r) : undefined;
   }
 
-  async setPassword(username: string, password: string): Promise<void> {
+  async setPassword(username: string, password: string, audit?: Audited<void>): Promise<void> {
     const hash = await hashPassword(password);
     await this.serial(async () => {
       await this.userId(username);
       await this.db.all("UPDATE users SET password_hash = ? WHERE username = ?", [hash, username]);
-    });
+    }, false, audit);
   }
 
   /** A new API token for the user (shown once); any previous one stops working. */
-  rotateApiToken(username: string): Promise<string> {
+  rotateApiToken(username: string, audit?: Audited<string>): Promise<string> {
     return this.serial(async () => {
       await this.userId(username);
       const token = generateToken();
       await this.db.all("UPDATE users SET api_token_hash = ? WHERE username = ?", [hashToken(token), username]);
       return token;
-    });
+    }, false, audit);
   }
 
   /** The user an API token belongs to; looked up by its hash, so the token itself is never stored. */
@@ -520,13 +637,13 @@ export class Store {
     });
   }
 
-  grantGlobalRole(username: string, role: GlobalRole): Promise<void> {
+  grantGlobalRole(username: string, role: GlobalRole, audit?: Audited<void>): Promise<void> {
     if (!isGlobalRole(role)) throw new StoreError(unknownRole(role, GLOBAL_ROLES));
     return this.serial(async () => {
       const id = await this.userId(username);
       const held = await this.one("SELECT 1 AS x FROM user_roles WHERE user_id = ? AND role = ?", [id, role]);
       if (!held) await this.db.all("INSERT INTO user_roles (user_id, role) VALUES (?, ?)", [id, role]);
-    });
+    }, false, audit);
   }
 
   /** Everything `can` needs to decide for this user. */
@@ -543,20 +660,20 @@ export class Store {
 
   // --- orgs and projects ------------------------------------------------------
 
-  createOrg(name: string): Promise<Org> {
+  createOrg(name: string, audit?: Audited<Org>): Promise<Org> {
     if (name.trim() === "") throw new StoreError("an org needs a name");
     return this.serial(async () => {
       const id = await this.insert("INSERT INTO orgs (name, created) VALUES (?, ?)", [name, this.now()], `an org named ${name} already exists`);
       const r = (await this.one("SELECT id, name, created FROM orgs WHERE id = ?", [id]))!;
       return { id, name: String(r.name), created: String(r.created) };
-    });
+    }, false, audit);
   }
 
   listOrgs(): Promise<Org[]> {
     return this.serial(async () => (await this.db.all("SELECT id, name, created FROM orgs ORDER BY name")).map((r) => ({ id: Number(r.id), name: String(r.name), created: String(r.created) })));
   }
 
-  createProject(input: { number: number; name: string; org: string; category?: ProjectCategory; status?: ProjectStatus }): Promise<Project> {
+  createProject(input: { number: number; name: string; org: string; category?: ProjectCategory; status?: ProjectStatus }, audit?: Audited<Project>): Promise<Project> {
     const category = input.category ?? "approved";
     const status = input.status ?? "ongoing";
     if (!Number.isSafeInteger(input.number) || input.number <= 0) throw new StoreError(`a project number is a positive whole number, not ${JSON.stringify(input.number)}`);
@@ -572,7 +689,7 @@ export class Store {
         `project ${input.number} already exists`,
       );
       return toProject((await this.one(`${PROJECT_SELECT} WHERE p.number = ?`, [input.number]))!);
-    });
+    }, false, audit);
   }
 
   getProject(number: number): Promise<Project | undefined> {
@@ -593,20 +710,20 @@ export class Store {
   }
 
   /** Sets the status and returns the one it had. Members' job running and level 4 access follow at once, through `can`. */
-  setProjectStatus(number: number, status: ProjectStatus): Promise<{ previous: ProjectStatus; project: Project }> {
+  setProjectStatus(number: number, status: ProjectStatus, audit?: Audited<{ previous: ProjectStatus; project: Project }>): Promise<{ previous: ProjectStatus; project: Project }> {
     if (!PROJECT_STATUSES.includes(status)) throw new StoreError(unknownStatus(status));
     return this.serial(async () => {
       const before = await this.one("SELECT status FROM projects WHERE number = ?", [number]);
       if (!before) throw new StoreError(`there is no project ${number}`, "not_found");
       await this.db.all("UPDATE projects SET status = ? WHERE number = ?", [status, number]);
       return { previous: before.status as ProjectStatus, project: toProject((await this.one(`${PROJECT_SELECT} WHERE p.number = ?`, [number]))!) };
-    });
+    }, false, audit);
   }
 
   // --- memberships ------------------------------------------------------------
 
   /** Makes the user a member of the project (if not already) with these roles added; returns the membership. */
-  addMember(project: number, username: string, roles: readonly ProjectRole[]): Promise<Membership> {
+  addMember(project: number, username: string, roles: readonly ProjectRole[], audit?: Audited<Membership>): Promise<Membership> {
     for (const r of roles) if (!isProjectRole(r)) throw new StoreError(unknownRole(r, PROJECT_ROLES));
     return this.serial(async () => {
       const projectId = await this.projectId(project);
@@ -619,7 +736,7 @@ export class Store {
       }
       const held = (await this.db.all("SELECT role FROM membership_roles WHERE membership_id = ? ORDER BY role", [Number(m.id)])).map((r) => r.role as ProjectRole);
       return { username, project, roles: held };
-    });
+    }, false, audit);
   }
 
   listMembers(project: number): Promise<Membership[]> {
@@ -639,23 +756,23 @@ export class Store {
   // --- backends ---------------------------------------------------------------
 
   /** Creates a backend and returns its token, which is not stored and cannot be shown again. */
-  createBackend(name: string): Promise<{ backend: Backend; token: string }> {
+  createBackend(name: string, audit?: Audited<{ backend: Backend; token: string }>): Promise<{ backend: Backend; token: string }> {
     if (!USERNAME.test(name)) throw new StoreError(`${JSON.stringify(name)} is not a backend name: use letters, digits, '.', '_' and '-'`);
     return this.serial(async () => {
       const token = generateToken();
       const id = await this.insert("INSERT INTO backends (name, token_hash, created) VALUES (?, ?, ?)", [name, hashToken(token), this.now()], `a backend named ${name} already exists`);
       return { backend: toBackend((await this.one("SELECT id, name, created, token_rotated FROM backends WHERE id = ?", [id]))!), token };
-    });
+    }, false, audit);
   }
 
   /** A new token for the backend; the old one stops working at once. */
-  rotateBackendToken(name: string): Promise<string> {
+  rotateBackendToken(name: string, audit?: Audited<string>): Promise<string> {
     return this.serial(async () => {
       const token = generateToken();
       const r = await this.one("UPDATE backends SET token_hash = ?, token_rotated = ? WHERE name = ? RETURNING id", [hashToken(token), this.now(), name]);
       if (!r) throw new StoreError(`there is no backend named ${name}`, "not_found");
       return token;
-    });
+    }, false, audit);
   }
 
   /** The backend, if the token is its current one. */
@@ -670,14 +787,14 @@ export class Store {
     return this.serial(async () => (await this.db.all("SELECT id, name, created, token_rotated FROM backends ORDER BY name")).map(toBackend));
   }
 
-  addBackendMember(backend: string, username: string): Promise<void> {
+  addBackendMember(backend: string, username: string, audit?: Audited<void>): Promise<void> {
     return this.serial(async () => {
       const b = await this.one("SELECT id FROM backends WHERE name = ?", [backend]);
       if (!b) throw new StoreError(`there is no backend named ${backend}`, "not_found");
       const userId = await this.userId(username);
       const held = await this.one("SELECT 1 AS x FROM backend_memberships WHERE user_id = ? AND backend_id = ?", [userId, Number(b.id)]);
       if (!held) await this.db.all("INSERT INTO backend_memberships (user_id, backend_id, created) VALUES (?, ?, ?)", [userId, Number(b.id), this.now()]);
-    });
+    }, false, audit);
   }
 
   /** The backends the user may run jobs on. */
@@ -690,26 +807,26 @@ export class Store {
 
   // --- workspaces ---------------------------------------------------------------
 
-  createWorkspace(input: { project: number; name: string; repo: string; branch: string }): Promise<Workspace> {
+  createWorkspace(input: { project: number; name: string; repo: string; branch: string }, audit?: Audited<Workspace>): Promise<Workspace> {
     if (!USERNAME.test(input.name)) throw new StoreError(`${JSON.stringify(input.name)} is not a workspace name: use letters, digits, '.', '_' and '-'`);
     if (input.repo.trim() === "" || input.branch.trim() === "") throw new StoreError("a workspace needs a repository and a branch");
     return this.serial(async () => {
       const projectId = await this.projectId(input.project);
       const id = await this.insert("INSERT INTO workspaces (project_id, name, repo, branch, created) VALUES (?, ?, ?, ?, ?)", [projectId, input.name, input.repo, input.branch, this.now()], `a workspace named ${input.name} already exists`);
       return this.workspaceById(id);
-    });
+    }, false, audit);
   }
 
   private async workspaceById(id: number): Promise<Workspace> {
     return toWorkspace((await this.one(`${WORKSPACE_SELECT} WHERE w.id = ?`, [id]))!);
   }
 
-  setWorkspaceArchived(name: string, archived: boolean): Promise<Workspace> {
+  setWorkspaceArchived(name: string, archived: boolean, audit?: Audited<Workspace>): Promise<Workspace> {
     return this.serial(async () => {
       const r = await this.one("UPDATE workspaces SET archived = ? WHERE name = ? RETURNING id", [archived ? 1 : 0, name]);
       if (!r) throw new StoreError(`there is no workspace named ${name}`, "not_found");
       return this.workspaceById(Number(r.id));
-    });
+    }, false, audit);
   }
   // --- workspaces (reading) -------------------------------------------------------
 
@@ -732,16 +849,16 @@ export class Store {
   // --- roles (changing) ---------------------------------------------------------------
 
   /** Takes the role away; not holding it is no error. */
-  async revokeGlobalRole(username: string, role: GlobalRole): Promise<void> {
+  async revokeGlobalRole(username: string, role: GlobalRole, audit?: Audited<void>): Promise<void> {
     if (!isGlobalRole(role)) throw new StoreError(unknownRole(role, GLOBAL_ROLES));
     await this.serial(async () => {
       const id = await this.userId(username);
       await this.db.all("DELETE FROM user_roles WHERE user_id = ? AND role = ?", [id, role]);
-    });
+    }, false, audit);
   }
 
   /** Removes these roles from the member (the membership stays, possibly with no roles). */
-  async removeMemberRoles(project: number, username: string, roles: readonly ProjectRole[]): Promise<Membership> {
+  async removeMemberRoles(project: number, username: string, roles: readonly ProjectRole[], audit?: Audited<Membership>): Promise<Membership> {
     for (const r of roles) if (!isProjectRole(r)) throw new StoreError(unknownRole(r, PROJECT_ROLES));
     return this.serial(async () => {
       const projectId = await this.projectId(project);
@@ -751,7 +868,7 @@ export class Store {
       for (const role of roles) await this.db.all("DELETE FROM membership_roles WHERE membership_id = ? AND role = ?", [Number(m.id), role]);
       const held = (await this.db.all("SELECT role FROM membership_roles WHERE membership_id = ? ORDER BY role", [Number(m.id)])).map((r) => r.role as ProjectRole);
       return { username, project, roles: held };
-    });
+    }, false, audit);
   }
 
   // --- sessions and login throttling -------------------------------------------------------
@@ -783,10 +900,10 @@ export class Store {
     });
   }
 
-  deleteSession(token: string): Promise<void> {
+  deleteSession(token: string, audit?: Audited<void>): Promise<void> {
     return this.serial(async () => {
       await this.db.all("DELETE FROM sessions WHERE token_hash = ?", [hashToken(token)]);
-    }, true);
+    }, true, audit);
   }
 
   /**
@@ -794,22 +911,22 @@ export class Store {
    * many failures it has since `since`. Failures before `since` (of any key)
    * are forgotten: the window is the caller's, and the table stays small.
    */
-  recordLoginFailure(key: string, since: string): Promise<number> {
+  recordLoginFailure(key: string, since: string, audit?: Audited<number>): Promise<number> {
     return this.serial(async () => {
       await this.db.all("DELETE FROM login_failures WHERE at < ?", [since]);
       await this.db.all("INSERT INTO login_failures (subject, at) VALUES (?, ?)", [key, this.now()]);
       return this.countLoginFailures(key, since);
-    }, true);
+    }, true, audit);
   }
 
   loginFailures(key: string, since: string): Promise<number> {
     return this.serial(() => this.countLoginFailures(key, since));
   }
 
-  clearLoginFailures(key: string): Promise<void> {
+  clearLoginFailures(key: string, audit?: Audited<void>): Promise<void> {
     return this.serial(async () => {
       await this.db.all("DELETE FROM login_failures WHERE subject = ?", [key]);
-    }, true);
+    }, true, audit);
   }
 
   private async countLoginFailures(key: string, since: string): Promise<number> {
@@ -819,7 +936,7 @@ export class Store {
   // --- job requests and jobs ------------------------------------------------------------
 
   /** Stores a validated request as pending (requests.ts validates; this checks only that the workspace and backend exist and the workspace is not archived). */
-  async createJobRequest(input: NewJobRequest): Promise<JobRequest> {
+  async createJobRequest(input: NewJobRequest, audit?: Audited<JobRequest>): Promise<JobRequest> {
     if (!COMMIT.test(input.commit)) throw new StoreError(`a job request names a full commit (40 lower-case hex digits), not ${JSON.stringify(input.commit)}`);
     if (input.actions.length === 0 || input.actions.some((a) => typeof a !== "string" || a.trim() === "")) {
       throw new StoreError("a job request names at least one action (or run_all), and no empty name");
@@ -842,7 +959,7 @@ export class Store {
       const identifier = createHash("sha256").update(`${input.backend}\n${input.workspace}\n${id}`).digest("hex").slice(0, 16);
       await this.db.all("UPDATE job_requests SET identifier = ? WHERE id = ?", [identifier, id]);
       return (await this.requests("id = ?", [id], 1))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   getJobRequest(identifier: string): Promise<JobRequest | undefined> {
@@ -879,7 +996,7 @@ export class Store {
   }
 
   /** A pending request nobody claimed is cancelled at once; a running one gets cancelRequested (its agent stops it). */
-  cancelJobRequest(identifier: string): Promise<JobRequest> {
+  cancelJobRequest(identifier: string, audit?: Audited<JobRequest>): Promise<JobRequest> {
     return this.serial(async () => {
       const r = await this.one("SELECT id, status FROM job_requests WHERE identifier = ?", [identifier]);
       if (!r) throw new StoreError(`there is no job request ${identifier}`, "not_found");
@@ -892,7 +1009,7 @@ export class Store {
         throw new StoreError(`job request ${identifier} has already finished (${String(r.status)}): there is nothing to cancel`, "conflict");
       }
       return (await this.requests("id = ?", [id], 1))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   /**
@@ -901,7 +1018,7 @@ export class Store {
    * workspace with a request already running on this backend is skipped, and
    * among the rest the workspace that was served least recently goes first.
    */
-  async claimJobRequest(backend: string, agent: string): Promise<JobRequest | undefined> {
+  async claimJobRequest(backend: string, agent: string, audit?: Audited<JobRequest | undefined>): Promise<JobRequest | undefined> {
     checkAgent(agent);
     // Under the write lock, so the choice and the claim are one step for every
     // agent and process; the status test in the UPDATE is a second guard.
@@ -928,11 +1045,11 @@ export class Store {
       const id = Number(next.id);
       const claimed = await this.one("UPDATE job_requests SET status = 'running', claimed_by = ?, claimed_at = ? WHERE id = ? AND status = 'pending' RETURNING id", [agent, this.now(), id]);
       return claimed ? (await this.requests("id = ?", [id], 1))[0] : undefined;
-    }, true);
+    }, true, audit);
   }
 
   /** Upserts the agent's jobs of a request it holds (a StoreError otherwise); returns whether cancellation was asked for. */
-  async reportJobs(jobRequest: string, backend: string, agent: string, jobs: readonly JobReport[]): Promise<{ cancelRequested: boolean }> {
+  async reportJobs(jobRequest: string, backend: string, agent: string, jobs: readonly JobReport[], audit?: Audited<{ cancelRequested: boolean }>): Promise<{ cancelRequested: boolean }> {
     jobs.forEach(checkJobReport);
     return this.serial(async () => {
       const held = await this.heldRequest(jobRequest, backend, agent);
@@ -965,11 +1082,11 @@ export class Store {
         }
       }
       return { cancelRequested: held.cancelRequested };
-    }, true);
+    }, true, audit);
   }
 
   /** Ends a request the agent holds; jobs not finished are failed with the message. */
-  async finishJobRequest(jobRequest: string, backend: string, agent: string, outcome: { status: "succeeded" | "failed" | "cancelled"; message: string }): Promise<JobRequest> {
+  async finishJobRequest(jobRequest: string, backend: string, agent: string, outcome: { status: "succeeded" | "failed" | "cancelled"; message: string }, audit?: Audited<JobRequest>): Promise<JobRequest> {
     if (!["succeeded", "failed", "cancelled"].includes(outcome.status)) {
       throw new StoreError(`a job request finishes as succeeded, failed or cancelled, not ${JSON.stringify(outcome.status)}`);
     }
@@ -990,11 +1107,11 @@ export class Store {
       ]);
       await this.db.all("UPDATE job_requests SET status = ?, message = ?, finished = ? WHERE id = ?", [outcome.status, outcome.message, now, held.id]);
       return (await this.requests("id = ?", [held.id], 1))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   /** For an agent starting again: fails every unfinished request it held (and their unfinished jobs, internal_error); returns their identifiers. */
-  async recoverAgent(backend: string, agent: string, message: string): Promise<string[]> {
+  async recoverAgent(backend: string, agent: string, message: string, audit?: Audited<string[]>): Promise<string[]> {
     checkAgent(agent);
     return this.serial(async () => {
       const backendId = await this.backendId(backend);
@@ -1012,7 +1129,7 @@ export class Store {
       ]);
       await this.db.all("UPDATE job_requests SET status = 'failed', message = ?, finished = ? WHERE backend_id = ? AND claimed_by = ? AND status = 'running'", [message, now, backendId, agent]);
       return identifiers;
-    }, true);
+    }, true, audit);
   }
 
   /** Of these requests, those whose cancellation was asked for. */
@@ -1043,7 +1160,7 @@ export class Store {
    * release may start (the workspace is archived, say): a conflict, while the
    * list of a release already started is still found.
    */
-  async createRelease(input: NewRelease, options: { refuseNew?: string } = {}): Promise<{ release: Release; created: boolean }> {
+  async createRelease(input: NewRelease, options: { refuseNew?: string } = {}, audit?: Audited<{ release: Release; created: boolean }>): Promise<{ release: Release; created: boolean }> {
     if (input.files.length === 0) throw new StoreError(`the release of request ${input.request} lists no files`);
     const names = new Set<string>();
     for (const f of input.files) {
@@ -1076,7 +1193,7 @@ export class Store {
       const id = Number(row!.id);
       for (const f of input.files) await this.db.all("INSERT INTO released_files (release_id, name, size, sha256, file_date) VALUES (?, ?, ?, ?, ?)", [id, f.name, f.size, f.sha256, f.date]);
       return { release: (await this.releases("r.id = ?", [id]))[0]!, created: true };
-    }, true);
+    }, true, audit);
   }
 
   getRelease(identifier: string): Promise<Release | undefined> {
@@ -1089,7 +1206,7 @@ export class Store {
    * nothing. `completed` is true for the one call that received the release's
    * last file.
    */
-  receiveReleaseFile(identifier: string, name: string, stored: string): Promise<{ release: Release; file: ReleaseFile; received: boolean; completed: boolean }> {
+  receiveReleaseFile(identifier: string, name: string, stored: string, audit?: Audited<{ release: Release; file: ReleaseFile; received: boolean; completed: boolean }>): Promise<{ release: Release; file: ReleaseFile; received: boolean; completed: boolean }> {
     return this.serial(async () => {
       const r = await this.one("SELECT id FROM releases WHERE identifier = ?", [identifier]);
       if (!r) throw new StoreError(`there is no release ${identifier}`, "not_found");
@@ -1102,7 +1219,7 @@ export class Store {
       const file = release.files.find((f) => f.name === name);
       if (!file) throw new StoreError(`release ${identifier} has no file named ${JSON.stringify(name)}`, "not_found");
       return { release, file, received: marked.length > 0, completed: completed.length > 0 };
-    }, true);
+    }, true, audit);
   }
 
   /** The files of a workspace's complete releases, the latest release first. */
@@ -1164,7 +1281,7 @@ export class Store {
    * name (from two releases) would land at one path in the repository, so
    * only one of them may be asked for. A restricted workspace takes none.
    */
-  async createPublishRequest(input: NewPublishRequest): Promise<PublishRequest> {
+  async createPublishRequest(input: NewPublishRequest, audit?: Audited<PublishRequest>): Promise<PublishRequest> {
     const note = input.note ?? "";
     if (note.length > MAX_NOTE) throw new StoreError(`a publish request's note has at most ${MAX_NOTE} characters, not ${note.length}`);
     if (input.files.length === 0) throw new StoreError("a publish request names at least one released file: choose the files to publish");
@@ -1195,7 +1312,7 @@ export class Store {
       const id = Number((await this.one("INSERT INTO publish_requests (identifier, workspace_id, requester_id, note, created) VALUES (?, ?, ?, ?, ?) RETURNING id", [identifier, Number(ws.id), requesterId, note, this.now()]))!.id);
       for (const fileId of fileIds) await this.db.all("INSERT INTO publish_request_files (publish_request_id, released_file_id) VALUES (?, ?)", [id, fileId]);
       return (await this.publishRequests("q.id = ?", [id], 1))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   getPublishRequest(identifier: string): Promise<PublishRequest | undefined> {
@@ -1219,7 +1336,7 @@ export class Store {
   }
 
   /** Approves or rejects a pending request. Whether `by` may is api.ts's to decide; an approval for a restricted workspace is refused here. */
-  decidePublishRequest(identifier: string, decision: { status: "approved" | "rejected"; by: string; note?: string }): Promise<PublishRequest> {
+  decidePublishRequest(identifier: string, decision: { status: "approved" | "rejected"; by: string; note?: string }, audit?: Audited<PublishRequest>): Promise<PublishRequest> {
     const note = decision.note ?? "";
     if (note.length > MAX_NOTE) throw new StoreError(`a decision's note has at most ${MAX_NOTE} characters, not ${note.length}`);
     return this.serial(async () => {
@@ -1237,11 +1354,11 @@ export class Store {
       ]);
       if (changed.length === 0) throw new StoreError(`publish request ${identifier} changed while it was being decided: look at it again`, "conflict");
       return (await this.publishRequests("q.id = ?", [row.id], 1))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   /** Records the commit an approved request was published in (by `enclave publish`). */
-  markPublishRequestPublished(identifier: string, published: { commit: string; repo: string; branch: string; by: string }): Promise<PublishRequest> {
+  markPublishRequestPublished(identifier: string, published: { commit: string; repo: string; branch: string; by: string }, audit?: Audited<PublishRequest>): Promise<PublishRequest> {
     if (!COMMIT.test(published.commit)) throw new StoreError(`a publish request is published in a commit (40 or 64 lower-case hex digits), not ${JSON.stringify(published.commit)}`);
     return this.serial(async () => {
       const row = await this.publishRequestRow(identifier);
@@ -1253,7 +1370,7 @@ export class Store {
       );
       if (changed.length === 0) throw new StoreError(`publish request ${identifier} changed while it was being published: look at it again`, "conflict");
       return (await this.publishRequests("q.id = ?", [row.id], 1))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   private async publishRequestRow(identifier: string): Promise<{ id: number; status: PublishStatus; workspaceId: number; workspace: string }> {
@@ -1313,7 +1430,7 @@ export class Store {
   // --- incidents ---------------------------------------------------------------------
 
   /** Opens an incident for the workspace, which is restricted from now until every incident of it is closed. */
-  openIncident(input: NewIncident): Promise<Incident> {
+  openIncident(input: NewIncident, audit?: Audited<Incident>): Promise<Incident> {
     if (input.repo.trim() === "") throw new StoreError("an incident names the repository that was cleaned");
     if (input.openedBy.trim() === "") throw new StoreError("an incident names who opened it");
     return this.serial(async () => {
@@ -1334,7 +1451,7 @@ export class Store {
         ]))!.id,
       );
       return (await this.incidents("i.id = ?", [id]))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   getIncident(identifier: string): Promise<Incident | undefined> {
@@ -1354,7 +1471,7 @@ export class Store {
   }
 
   /** Closes an open incident with a note saying what was done; the workspace is no longer restricted once none is open. */
-  closeIncident(identifier: string, close: { by: string; note: string }): Promise<Incident> {
+  closeIncident(identifier: string, close: { by: string; note: string }, audit?: Audited<Incident>): Promise<Incident> {
     if (close.note.trim() === "") throw new StoreError("closing an incident needs a note: say what was done (the copies cleaned, who was told)");
     if (close.note.length > MAX_NOTE) throw new StoreError(`an incident's closing note has at most ${MAX_NOTE} characters, not ${close.note.length}`);
     return this.serial(async () => {
@@ -1364,7 +1481,7 @@ export class Store {
       const by = await this.userId(close.by);
       await this.db.all("UPDATE incidents SET closed_by_id = ?, closed = ?, close_note = ? WHERE id = ? AND closed IS NULL", [by, this.now(), close.note.trim(), Number(r.id)]);
       return (await this.incidents("i.id = ?", [Number(r.id)]))[0]!;
-    }, true);
+    }, true, audit);
   }
 
   /** The oldest open incident of a workspace (by its row), if any. */

@@ -149,6 +149,34 @@ describe.each(BACKENDS)("%s", (_name, make) => {
     await b.done();
   });
 
+  it("appends a keyed entry once, however often and from however many connections it is appended", async () => {
+    const b = await make();
+    const logs = await Promise.all([1, 2, 3].map(() => b.open()));
+    const first = await logs[0]!.append({ actor: "u1", action: "login", subject: "user:u1", key: "k-1" });
+    // The same key again, with other contents: nothing is added, and the first entry comes back.
+    expect(await logs[0]!.append({ actor: "u9", action: "logout", subject: "user:u9", key: "k-1" })).toEqual(first);
+    const racing = await Promise.all(logs.flatMap((log) => [2, 3, 4].map((k) => log.append({ actor: "u1", action: "job.cancel", subject: `job:${k}`, key: `k-${k}` }))));
+    for (const k of [2, 3, 4]) expect(new Set(racing.filter((e) => e.subject === `job:${k}`).map((e) => e.seq)).size).toBe(1);
+    const unkeyed = await logs[1]!.append({ actor: "u1", action: "login", subject: "user:u1" });
+    expect(await logs[2]!.verify()).toMatchObject({ ok: true, entries: 5 });
+    expect(unkeyed.seq).toBe(5);
+    expect(() => logs[0]!.append({ actor: "u1", action: "login", subject: "x", key: "" })).toThrow(/key/);
+    await Promise.all(logs.map((l) => l.close()));
+    await b.done();
+  }, 60_000);
+
+  it("keeps a given timestamp (the time of the change an entry was recorded with)", async () => {
+    const b = await make();
+    const log = await b.open();
+    const e = await log.append({ actor: "u1", action: "login", subject: "user:u1", timestamp: new Date(Date.UTC(2020, 4, 6, 7, 8, 9)) });
+    expect(e.timestamp).toBe("2020-05-06T07:08:09.000Z");
+    expect(e.hash).toBe(entryHash(e));
+    expect(() => log.append({ actor: "u1", action: "login", subject: "x", timestamp: new Date(NaN) })).toThrow(/timestamp/);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 1 });
+    await log.close();
+    await b.done();
+  });
+
   it("has triggers that refuse UPDATE and DELETE", async () => {
     const b = await make();
     const log = await b.open();

@@ -276,10 +276,8 @@ describe("submitJobRequest", { timeout: 120_000 }, () => {
         "stale codelists: codelists/user-enclave-example-asthma-review.csv has been changed since it was downloaded (its hash is not the one in codelists/codelists.json)",
         expect.stringMatching(/^database actions \(generate_dataset\) do not run with stale codelists: run `enclave codelists update`/),
       ]);
-      // Without a database action, nothing reads the codelists (and nothing is loaded).
-      const started = performance.now();
+      // Without a database action, nothing reads the codelists.
       expect((await submitJobRequest(base(store, { workspace: "ws-stale", actions: ["summary"] }))).commit).toBe(commits.stale);
-      expect(performance.now() - started).toBeLessThan(5_000);
     } finally {
       await store.close();
     }
