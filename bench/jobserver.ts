@@ -14,7 +14,11 @@
 // JSON API and its job polled every 10 ms until the agent reports it running.
 // The reference is the same action run by `enclave run` on its own.
 //
-//   npm run bench:jobserver -- [--requests N] [--rate R] [--seconds S] [--starts K]
+// Last, what auditing costs a change: W workspaces archived and unarchived
+// (default 1,000 changes) with their entries through the outbox into the
+// hash-chained log, against the same changes unaudited, on the same store.
+//
+//   npm run bench:jobserver -- [--requests N] [--rate R] [--seconds S] [--starts K] [--writes W]
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +27,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { AuditLog } from "../dist/audit/index.js";
 import { Store } from "../dist/jobserver/store.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,6 +38,7 @@ const { values } = parseArgs({
     rate: { type: "string", default: "200" },
     seconds: { type: "string", default: "15" },
     starts: { type: "string", default: "5" },
+    writes: { type: "string", default: "1000" },
   },
 });
 const total = Number(values.requests);
@@ -228,6 +234,36 @@ async function requestToRunning(): Promise<void> {
   }
 }
 
+async function auditedWrites(): Promise<void> {
+  const writes = Number(values.writes);
+  const store = await Store.open(join(dir, "writes.db"));
+  const audit = await AuditLog.open(join(dir, "writes-audit.db"));
+  try {
+    store.attachAuditLog(audit, (e) => {
+      throw e;
+    });
+    await store.createOrg("Uni");
+    await store.createProject({ number: 1, name: "p", org: "Uni" });
+    await store.createWorkspace({ project: 1, name: "w", repo: "/srv/git/none.git", branch: "main" });
+    const time = async (audited: boolean): Promise<number> => {
+      const started = performance.now();
+      for (let i = 0; i < writes; i += 1) {
+        const archived = i % 2 === 0;
+        await store.setWorkspaceArchived("w", archived, audited ? { actor: "bench", action: archived ? "workspace.archive" : "workspace.unarchive", subject: "workspace:w", details: { project: 1 } } : undefined);
+      }
+      return (performance.now() - started) / writes;
+    };
+    await time(false); // warm-up
+    const plain = await time(false);
+    const audited = await time(true);
+    const entries = (await audit.head()).seq;
+    console.log(`\nA change with its audit entry (outbox, then the hash-chained log; SQLite both), ${writes.toLocaleString("en")} changes: ${audited.toFixed(2)} ms each; reference, the same change unaudited: ${plain.toFixed(2)} ms (ratio ${(audited / plain).toFixed(2)}x); ${entries} entries appended, ${await store.pendingAudit()} waiting`);
+  } finally {
+    await store.close();
+    await audit.close();
+  }
+}
+
 try {
   log(`storing ${total} job requests (3 jobs each) in ${db}`);
   await populate();
@@ -256,6 +292,7 @@ try {
   }
   console.log(`\ntarget (p99 < 100 ms at ${rate} req/s, no errors): ${met ? "met" : "NOT met"}`);
   await requestToRunning();
+  await auditedWrites();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
