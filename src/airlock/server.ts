@@ -7,10 +7,9 @@
 
 import * as fs from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { AuditLog } from "../audit/index.js";
-import { Ctx, HttpError, type Middleware, Router, csrf, securityHeaders } from "../jobserver/http.js";
+import { Ctx, HttpError, type Middleware, Router, csrf, listen, securityHeaders } from "../jobserver/http.js";
 import { CodeReader } from "./code.js";
 import { AirlockError, Blocked, ContentMismatch, InvalidTransition, NotFound, PermissionDenied, RuleViolation } from "./errors.js";
 import { type JobServerApi, JobServerClient, JobServerError, WorkspaceCache } from "./jobserver-client.js";
@@ -164,22 +163,14 @@ export async function startAirlockServer(options: AirlockServerOptions): Promise
       else res.destroy();
     });
   });
-  const host = options.host ?? "127.0.0.1";
+  let url: string;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    url = await listen(server, options.port ?? 0, options.host ?? "127.0.0.1");
   } catch (e) {
     if (!options.store) await store.close();
     if (!options.auditLog) await audit.close();
     throw e;
   }
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
   uploader?.start();
 
   let closed: Promise<void> | undefined;

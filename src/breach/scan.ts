@@ -98,7 +98,17 @@ export async function scanRepository(repo: string, options: ScanOptions = {}): P
   const known = loadManifests(options.manifests ?? [], released);
   const warnings: string[] = [];
   const h = await walkHistory(repository, { reflogs: options.reflogs });
-  const refs = (await git(repository.dir, ["for-each-ref", "--format=%(refname)"])).split("\n").filter((l) => l !== "").length;
+  // A ref may point (or a tag peel) straight at a blob or a tree: no commit holds it, so the
+  // walk never sees it, yet a push publishes it. Named, so that nobody takes silence for a clean bill.
+  const refLines = (await git(repository.dir, ["for-each-ref", "--format=%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)"])).split("\n").filter((l) => l !== "");
+  const refs = refLines.length;
+  for (const line of refLines) {
+    const [name, type, oid, peeledType, peeled] = line.split(" ");
+    const [kind, target] = peeledType ? [peeledType, peeled] : [type, oid];
+    if (kind === "blob" || kind === "tree") {
+      warnings.push(`${name} points at ${kind} ${target}, not at a commit: it was not scanned, yet it is published with the ref; look at it (git cat-file -p ${target}) and delete the ref if it should not be there${kind === "blob" ? ` (enclave breach clean --blob ${target} does)` : ""}`);
+    }
+  }
 
   const patterns = await projectPatterns(repository.dir, h, warnings);
   const pathRule = h.paths.map((p) => outputPathMessage(p, patterns, known));

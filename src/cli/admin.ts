@@ -48,15 +48,24 @@ type Entry = (action: string, subject: string, details?: JsonObject) => AuditNot
  * next start.
  */
 async function change(opts: Common, fn: (store: Store, entry: Entry) => Promise<void>): Promise<void> {
-  let store: Store | undefined;
-  let log: AuditLog | undefined;
   const problems: Error[] = [];
-  try {
-    // The log is opened first, so that a change is not made when the log cannot even be reached.
-    log = await AuditLog.open(auditTarget(opts));
-    store = await Store.open(dbTarget(opts));
+  await withDatabases(opts, async (store, log) => {
     store.attachAuditLog(log, (e) => problems.push(e));
     await fn(store, (action, subject, details = {}) => ({ actor: opts.actor, action, subject, details }));
+  });
+  if (problems.length > 0) {
+    process.stderr.write(`warning: the change was made, but its audit entry could not be moved into the audit log (${problems[0]!.message}); it is kept in the job server's database: run \`enclave admin flush-audit\` once the log is reachable\n`);
+  }
+}
+
+/** Opens the audit log, then the job server's store (so that nothing is changed when the log cannot even be reached), runs fn, and closes both. */
+async function withDatabases(opts: Common, fn: (store: Store, log: AuditLog) => Promise<void>): Promise<void> {
+  let store: Store | undefined;
+  let log: AuditLog | undefined;
+  try {
+    log = await AuditLog.open(opts.auditDb ?? process.env.ENCLAVE_AUDIT_DB ?? "enclave-audit.db");
+    store = await Store.open(opts.db ?? process.env.ENCLAVE_DB ?? "enclave.db");
+    await fn(store, log);
   } catch (e) {
     if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
     throw e;
@@ -64,13 +73,7 @@ async function change(opts: Common, fn: (store: Store, entry: Entry) => Promise<
     await store?.close();
     await log?.close();
   }
-  if (problems.length > 0) {
-    process.stderr.write(`warning: the change was made, but its audit entry could not be moved into the audit log (${problems[0]!.message}); it is kept in the job server's database: run \`enclave admin flush-audit\` once the log is reachable\n`);
-  }
 }
-
-const dbTarget = (opts: Common): string => opts.db ?? process.env.ENCLAVE_DB ?? "enclave.db";
-const auditTarget = (opts: Common): string => opts.auditDb ?? process.env.ENCLAVE_AUDIT_DB ?? "enclave-audit.db";
 
 function projectNumber(text: string): number {
   if (!/^[1-9]\d*$/.test(text)) throw new UsageError(`a project is given by its number, not ${JSON.stringify(text)}`);
@@ -196,19 +199,9 @@ export function registerAdmin(program: Command): void {
 
   common(admin.command("flush-audit").description("Move audit entries still waiting in the job server's database (after a crash, or while the log was unreachable) into the audit log."))
     .action(async (opts: Common) => {
-      let store: Store | undefined;
-      let log: AuditLog | undefined;
-      try {
-        log = await AuditLog.open(auditTarget(opts));
-        store = await Store.open(dbTarget(opts));
+      await withDatabases(opts, async (store, log) => {
         const moved = await store.flushAudit(log);
         process.stdout.write(`moved ${moved} audit ${moved === 1 ? "entry" : "entries"} into the audit log\n`);
-      } catch (e) {
-        if (e instanceof StoreError || e instanceof AuditError) throw new UserError(e.message);
-        throw e;
-      } finally {
-        await store?.close();
-        await log?.close();
-      }
+      });
     });
 }

@@ -14,7 +14,8 @@
 // The agent protocol (/api/agent) and the backend services' protocol
 // (/api/backend) authenticate backends themselves (api.ts) and ignore both.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -600,4 +601,17 @@ export function requirePermission(...permissions: Permission[]): Middleware {
     await ctx.authorize(permissions);
     await next();
   };
+}
+
+/** Starts `server` listening on host:port (0: any free port) and gives its base URL, e.g. http://127.0.0.1:8000; a failure to listen rejects. */
+export async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
 }

@@ -5,12 +5,11 @@
 // (on 127.0.0.1 unless told otherwise).
 
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { AuditLog } from "../audit/index.js";
 import type { Policy } from "../policy/index.js";
 import { type App, ClaimWaiters, JobLogCache, RELEASE_FILE_LIMIT, ReleaseFolder, registerAgent, registerApi, registerBackend } from "./api.js";
-import { Ctx, Router, authenticate, csrf, errors, securityHeaders } from "./http.js";
+import { Ctx, Router, authenticate, csrf, errors, listen, securityHeaders } from "./http.js";
 import { errorPage, registerPages } from "./pages.js";
 import { DEFAULT_ALLOWED_REPOS, repoPlaces } from "./requests.js";
 import { Store } from "./store.js";
@@ -123,15 +122,9 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
       else res.destroy();
     });
   });
-  const host = options.host ?? "127.0.0.1";
+  let url: string;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    url = await listen(server, options.port ?? 0, options.host ?? "127.0.0.1");
   } catch (e) {
     clearInterval(auditRetry);
     detach();
@@ -139,8 +132,6 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
     if (!options.auditLog) await audit.close();
     throw e;
   }
-  const address = server.address() as AddressInfo;
-  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
 
   let closed: Promise<void> | undefined;
   return {

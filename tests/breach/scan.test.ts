@@ -180,6 +180,25 @@ describe("breach scan", { timeout: 60_000 }, () => {
     expect(r.warnings[0]).toMatch(/^data\/bad\.csv \(blob [0-9a-f]{40}, as a \.csv file\): not checked: cannot read it as CSV: line 2/);
   });
 
+  it("names refs that point straight at a blob or a tree, which no commit walk reaches", async () => {
+    const repo = Repo.init();
+    repo.commit("start", { "README.md": "hi\n" });
+    fs.writeFileSync(path.join(repo.dir, "p.csv"), PATIENTS);
+    const blob = repo.git("hash-object", "-w", "p.csv").trim();
+    fs.rmSync(path.join(repo.dir, "p.csv"));
+    repo.git("tag", "leak", blob);
+    repo.git("tag", "-a", "-m", "annotated", "leak-annotated", blob);
+    const tree = repo.git("rev-parse", "HEAD^{tree}").trim();
+    repo.git("update-ref", "refs/tags/tree", tree);
+    const r = await scanRepository(repo.dir);
+    expect(r.report.findings).toEqual([]);
+    expect(r.warnings).toEqual([
+      expect.stringMatching(new RegExp(`^refs/tags/leak points at blob ${blob}, not at a commit: it was not scanned.*enclave breach clean --blob ${blob}`)),
+      expect.stringMatching(new RegExp(`^refs/tags/leak-annotated points at blob ${blob}, not at a commit`)),
+      expect.stringMatching(new RegExp(`^refs/tags/tree points at tree ${tree}, not at a commit`)),
+    ]);
+  });
+
   it("walks reflogs only when asked: an amended commit is in this clone alone", async () => {
     const repo = Repo.init();
     repo.commit("start", { "README.md": "hi\n" });
