@@ -347,7 +347,7 @@ async function execute(run: ActionRun, bwrap: boolean, find: (name: string) => s
     run.onOutput("warning: prlimit (util-linux) is not installed, so the action runs without memory or CPU-time limits\n");
   }
   const setpriv = pdeathsigWorks();
-  if (setpriv !== undefined) [program, args] = [setpriv, ["--pdeathsig", "KILL", "--", program, ...args]];
+  if (setpriv !== undefined) [program, args] = tiedToParent(setpriv, process.pid, program, args);
 
   try {
     return await spawnAction(run, program, args, workdir, env, inSandbox);
@@ -726,6 +726,21 @@ export function bubblewrapWorks(): boolean {
     }
   }
   return bubblewrapProbe;
+}
+
+/**
+ * The command, run so that it dies with the process `parent`: setpriv sets the
+ * parent-death signal, then a shell in the same process checks that its
+ * parent is still `parent`, and execs the command. Without the check, a
+ * runner killed in the instant between the spawn and setpriv's prctl would
+ * leave the action running: the signal is only sent for a death after it is
+ * set, and by then the child has a new parent. exec keeps one process
+ * throughout, so nothing stands between the signal and the action.
+ */
+export function tiedToParent(setpriv: string, parent: number, program: string, args: readonly string[]): [string, string[]] {
+  if (!fs.existsSync("/bin/sh")) return [setpriv, ["--pdeathsig", "KILL", "--", program, ...args]];
+  const guard = 'if [ "$PPID" != "$0" ]; then exit 137; fi; exec "$@"';
+  return [setpriv, ["--pdeathsig", "KILL", "--", "/bin/sh", "-c", guard, String(parent), program, ...args]];
 }
 
 let setprivProbe: { found: string | undefined } | undefined;

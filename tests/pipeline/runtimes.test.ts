@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ActionLimits, ActionResult, ActionRun } from "../../src/pipeline/action.js";
 import { parseRunCommand } from "../../src/pipeline/run-command.js";
-import { NODE_V1_LIBRARIES, ProcessTreeUsage, bubblewrapWorks, createActionExecutor, executeAction, findOnPath, parseStat } from "../../src/pipeline/runtimes.js";
+import { NODE_V1_LIBRARIES, ProcessTreeUsage, bubblewrapWorks, createActionExecutor, executeAction, findOnPath, parseStat, tiedToParent } from "../../src/pipeline/runtimes.js";
 import { disclosureControlColumns, redact, roundToNearest, suppressSmallCounts } from "../../src/sdc/index.js";
 import { BIN, ensureBuilt } from "../cli/helpers.js";
 import { spawn, spawnSync } from "node:child_process";
@@ -430,6 +430,51 @@ describe.runIf(fs.existsSync("/proc/self/stat"))("what an action uses (sampled i
     const none = new ProcessTreeUsage(2 ** 22 + 1);
     none.sample();
     expect(none.result()).toEqual(UNMEASURED);
+  });
+});
+
+const SETPRIV = findOnPath("setpriv");
+
+describe.runIf(SETPRIV !== undefined && fs.existsSync("/bin/sh"))("an action dies with its runner (setpriv's parent-death signal)", () => {
+  it("runs the command when its parent is the runner, and not at all when the runner is already gone", () => {
+    const dir = tmpFolder("enclave-pdeathsig-");
+    const ran = path.join(dir, "ran");
+    const [program, args] = tiedToParent(SETPRIV!, process.pid, "/usr/bin/touch", [ran]);
+    expect(spawnSync(program, args).status).toBe(0);
+    expect(fs.existsSync(ran)).toBe(true);
+    fs.rmSync(ran);
+    // A parent that is not ours: as if the runner had died before the signal was set, and the command been re-parented.
+    const [p2, a2] = tiedToParent(SETPRIV!, 1, "/usr/bin/touch", [ran]);
+    expect(spawnSync(p2, a2).status).toBe(137);
+    expect(fs.existsSync(ran)).toBe(false);
+  });
+
+  it("kills the action when its runner exits straight after starting it", { timeout: 60_000 }, async () => {
+    // Each runner starts a long action and exits straight away, racing the action's start.
+    const runner = `
+      const { spawn } = require("node:child_process");
+      const [program, ...args] = JSON.parse(process.argv[1]).map((a) => a === "PARENT" ? String(process.pid) : a);
+      const child = spawn(program, args, { stdio: "ignore", detached: true });
+      process.stdout.write(String(child.pid) + "\\n", () => process.exit(0));
+    `;
+    const [program, args] = tiedToParent(SETPRIV!, 0, "/bin/sleep", ["300"]);
+    const command = JSON.stringify([program, ...args.map((a) => (a === "0" ? "PARENT" : a))]);
+    const pids: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const r = spawnSync(process.execPath, ["-e", runner, command], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      pids.push(Number(r.stdout.trim()));
+    }
+    const alive = (pid: number) => {
+      try {
+        // A zombie is dead: it only waits for its new parent to reap it.
+        return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 200 && pids.some(alive); i += 1) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(alive)).toEqual([]);
   });
 });
 
