@@ -12,10 +12,13 @@
 
 import type { ProjectRef, Principal } from "../jobserver/permissions.js";
 import type { Failure, Status } from "../sdc/check.js";
-import type { RequestStatus } from "./workflow.js";
 
 // ---------------------------------------------------------------------------
 // VALUES
+
+/** A request's states; who holds each and how it moves between them is workflow.ts's. */
+export const REQUEST_STATUSES = ["pending", "submitted", "partially_reviewed", "reviewed", "returned", "approved", "released", "rejected", "withdrawn"] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 
 /** Output files are voted on and released; supporting files give context only; withdrawn files stay for the record. */
 export const FILE_KINDS = ["output", "supporting", "withdrawn"] as const;

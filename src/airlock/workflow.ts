@@ -14,14 +14,13 @@
 
 import { LEVEL4_EXTENSIONS } from "../pipeline/project.js";
 import { Blocked, InvalidTransition, PermissionDenied, RuleViolation } from "./errors.js";
-import { type Actor, type RequestAggregate, type WorkspaceInfo, fileDecision, nonEmptyGroups, outputFiles, submittedReviewers } from "./model.js";
+import { type Actor, type RequestAggregate, type RequestStatus, type WorkspaceInfo, REQUEST_STATUSES, fileDecision, nonEmptyGroups, outputFiles, submittedReviewers } from "./model.js";
 import { blockedReason, describeActor, roleOf } from "./permissions.js";
 
 // ---------------------------------------------------------------------------
 // STATES AND OWNERS
 
-export const REQUEST_STATUSES = ["pending", "submitted", "partially_reviewed", "reviewed", "returned", "approved", "released", "rejected", "withdrawn"] as const;
-export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+export { REQUEST_STATUSES, type RequestStatus };
 
 export const OWNERS = ["author", "reviewer", "system"] as const;
 export type Owner = (typeof OWNERS)[number];
