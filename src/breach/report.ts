@@ -29,7 +29,7 @@ export function formatReport(result: ScanResult, repoArg: string): string {
     lines.push("", `${f.path}  (blob ${f.blob}, sha256 ${f.sha256.slice(0, 16)}...)`);
     const firstText = first ? `${first.short} ${first.date} "${first.subject}"` : short(f.introduced_in);
     const others = f.commits.slice(1, 5).map(short);
-    const rest = f.commits.length > 5 ? `, and ${plural(f.commits.length - 5, "more")}` : "";
+    const rest = f.commits.length > 5 ? `, and ${f.commits.length - 5} more` : "";
     lines.push(`  first in ${firstText}; held by ${plural(f.commits.length, "commit")}${others.length > 0 ? ` (also ${others.join(", ")}${rest})` : ""}`);
     for (const x of list) lines.push(`  ${x.rule}${x.level !== null ? ` (level ${x.level})` : ""}: ${x.message}`);
   }

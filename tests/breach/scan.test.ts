@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Finding, scanRepository } from "../../src/breach/index.js";
+import { type Finding, formatReport, scanRepository } from "../../src/breach/index.js";
 import { LEVEL3, PATIENTS, type World, build } from "./fixture.js";
 import { Repo, breach, removeTempDirs, sha256, tempDir } from "./helpers.js";
 
@@ -197,6 +197,16 @@ describe("breach scan", { timeout: 60_000 }, () => {
       expect.stringMatching(new RegExp(`^refs/tags/leak-annotated points at blob ${blob}, not at a commit`)),
       expect.stringMatching(new RegExp(`^refs/tags/tree points at tree ${tree}, not at a commit`)),
     ]);
+  });
+
+  it("reports a file held by many commits with the first, four more and how many others", async () => {
+    const repo = Repo.init();
+    repo.commit("leak", { "p.csv": PATIENTS });
+    for (let i = 1; i <= 7; i += 1) repo.commit(`later ${i}`, { [`notes${i}.md`]: `${i}\n` });
+    const r = await scanRepository(repo.dir);
+    const text = formatReport(r, "study");
+    expect(text).toMatch(/first in [0-9a-f]+ \d{4}-\d\d-\d\d "leak"; held by 8 commits \(also [0-9a-f]+, [0-9a-f]+, [0-9a-f]+, [0-9a-f]+, and 3 more\)/);
+    expect(text).toContain("enclave breach clean study --blob ");
   });
 
   it("walks reflogs only when asked: an amended commit is in this clone alone", async () => {
