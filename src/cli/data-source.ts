@@ -78,11 +78,28 @@ export interface DataSource {
   describe: string;
 }
 
-/** The DSN from --dsn or DATABASE_URL (when no dummy tables or dummy data file were asked for). */
+/** The DSN from --dsn, else DATABASE_URL. */
 export function chosenDsn(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (options.dsn !== undefined) return options.dsn;
-  if (options.dummyTables === undefined && options.dummyDataFile === undefined && env.DATABASE_URL) return env.DATABASE_URL;
-  return undefined;
+  return options.dsn ?? (env.DATABASE_URL || undefined);
+}
+
+/**
+ * In a backend the platform sets DATABASE_URL, and that database is the data,
+ * as with ehrQL: the options that give dummy data (which a project.yaml keeps,
+ * for running on one's own machine) are ignored there, and --engine with
+ * them, each named in a note, rather than turning a backend job into a run
+ * over dummy data. An explicit --dsn beside them stays a usage error.
+ */
+export function backendOptions<T extends SourceOptions>(options: T, env: NodeJS.ProcessEnv = process.env, note: (text: string) => void = (t) => process.stderr.write(`${t}\n`)): T {
+  if (options.dsn !== undefined || !env.DATABASE_URL) return options;
+  const ignored = [
+    options.dummyTables !== undefined ? `--dummy-tables ${options.dummyTables}` : undefined,
+    options.dummyDataFile !== undefined ? `--dummy-data-file ${options.dummyDataFile}` : undefined,
+    options.dummyTables !== undefined && options.engine !== undefined ? `--engine ${options.engine}` : undefined,
+  ].filter((x): x is string => x !== undefined);
+  if (ignored.length === 0) return options;
+  note(`note: DATABASE_URL is set, so this runs against that database; ${ignored.join(", ")} ${ignored.length === 1 ? "is" : "are"} for dummy data on your own machine, and ignored here`);
+  return { ...options, dummyTables: undefined, dummyDataFile: undefined, engine: options.dummyTables !== undefined ? undefined : options.engine };
 }
 
 /** Parses a DSN (see engines/sql/dsn.ts), its errors as the command reports them: a malformed DSN is a usage error. */
@@ -181,11 +198,13 @@ export function checkOutputFormat(output: string | undefined): void {
 }
 
 /**
- * The data source for a command that runs a definition, and how to sandbox the
- * definition: researcher code never runs unsandboxed beside database credentials.
- * No source (neither tables nor a database given) means generated dummy data.
+ * The data source for a command that runs a definition, how to sandbox the
+ * definition (researcher code never runs unsandboxed beside database
+ * credentials), and the options as they apply (see backendOptions). No source
+ * (neither tables nor a database given) means generated dummy data.
  */
-export function requireDataSource(options: SourceOptions, env: NodeJS.ProcessEnv = process.env): { source: DataSource | undefined; sandbox: "required" | "auto" } {
+export function requireDataSource<T extends SourceOptions>(given: T, env: NodeJS.ProcessEnv = process.env): { source: DataSource | undefined; sandbox: "required" | "auto"; options: T } {
+  const options = backendOptions(given, env);
   const source = openDataSource(options, env);
   if (options.dummyDataFile !== undefined && options.engine !== undefined) {
     throw new UsageError(`--engine ${options.engine} has nothing to run with --dummy-data-file: the file is the dataset, written out as it is`);
@@ -193,7 +212,7 @@ export function requireDataSource(options: SourceOptions, env: NodeJS.ProcessEnv
   if (source === undefined && options.engine !== undefined && options.engine !== "memory") {
     throw new UsageError(`--engine ${options.engine} needs --dummy-tables DIR or --dsn URL; dummy data is run by the memory engine`);
   }
-  return { source, sandbox: source?.backend || env.DATABASE_URL !== undefined ? "required" : "auto" };
+  return { source, sandbox: source?.backend || env.DATABASE_URL !== undefined ? "required" : "auto", options };
 }
 
 /** Dummy tables generated to meet the population; a population that cannot be met is the user's to fix. */

@@ -29,9 +29,9 @@ export function registerGenerateDataset(program: Command): void {
     .action((definition: string, options: Options) => generateDataset(definition, options));
 }
 
-async function generateDataset(definition: string, options: Options): Promise<void> {
-  checkOutputFormat(options.output);
-  const { source, sandbox } = requireDataSource(options);
+async function generateDataset(definition: string, given: Options): Promise<void> {
+  checkOutputFormat(given.output);
+  const { source, sandbox, options } = requireDataSource(given);
   if (options.dummyDataFile !== undefined) checkDummyDataFile(options.dummyDataFile);
   const dataset = await loadDefinition(definition, { params: options.param, sandbox });
   const columns = datasetColumns(dataset);

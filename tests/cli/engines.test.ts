@@ -63,6 +63,21 @@ describe.concurrent("engines and data sources", { timeout: 90_000 }, () => {
     expect(fs.statSync(path.join(dir, "out/d.parquet")).size).toBeGreaterThan(100);
   });
 
+  it("in a backend (DATABASE_URL set), runs against its database and ignores the run line's dummy data options, as ehrQL does", async () => {
+    const dir = study({ "def.ts": DEFINITION, ...TABLES, "dummy.csv": "patient_id,sex,events,last_value\n9,female,1,\n" });
+    const db = sqliteBackend(dir);
+    const env = { DATABASE_URL: `sqlite://${db}` };
+    const file = await enclave(["generate-dataset", "def.ts", "--dummy-data-file", "dummy.csv"], { cwd: dir, env });
+    expect(file.stdout).toBe("patient_id,sex,events,last_value\n1,female,2,\n3,,0,\n");
+    expect(file.stderr).toBe("note: DATABASE_URL is set, so this runs against that database; --dummy-data-file dummy.csv is for dummy data on your own machine, and ignored here\n");
+    const tables = await enclave(["generate-dataset", "def.ts", "--dummy-tables", "tables", "--engine", "duckdb"], { cwd: dir, env });
+    expect(tables.stdout).toBe("patient_id,sex,events,last_value\n1,female,2,\n3,,0,\n");
+    expect(tables.stderr).toBe("note: DATABASE_URL is set, so this runs against that database; --dummy-tables tables, --engine duckdb are for dummy data on your own machine, and ignored here\n");
+    // An explicit --dsn beside them is still a contradiction.
+    const both = await enclave(["generate-dataset", "def.ts", "--dsn", `sqlite://${db}`, "--dummy-data-file", "dummy.csv"], { cwd: dir, env });
+    expect([both.code, both.stderr]).toEqual([2, "error: give either --dummy-data-file or --dsn, not both: the dummy data file is the dataset itself\n"]);
+  });
+
   it("refuses a backend without opt-out tables, and never shows the DSN", async () => {
     const dir = study({ "def.ts": DEFINITION });
     const db = sqliteBackend(dir, false);
