@@ -78,11 +78,25 @@ export async function startJobServer(options: JobServerOptions): Promise<JobServ
   }
 
   // Every change records its entry in the store (see Store.serial); this moves them on.
-  const detach = store.attachAuditLog(audit, (e) => log(`job server: audit entries wait in the store, as the audit log refused them: ${e.message}`));
+  // Said when the log starts refusing, once a minute while it goes on, and when it is back: not at every retry.
+  let refusedSince: number | undefined;
+  let lastSaid = 0;
+  const refused = (e: Error): void => {
+    const now = Date.now();
+    if (refusedSince === undefined || now - lastSaid >= 60_000) {
+      log(`job server: audit entries wait in the store, as the audit log refused them${refusedSince === undefined ? "" : ` (since ${new Date(refusedSince).toISOString()})`}: ${e.message}`);
+      lastSaid = now;
+    }
+    refusedSince ??= now;
+  };
+  const detach = store.attachAuditLog(audit, refused);
   const moveAudit = (): Promise<void> =>
     store.flushAudit().then(
-      () => undefined,
-      (e: unknown) => log(`job server: audit entries wait in the store, as the audit log refused them: ${(e as Error).message}`),
+      (moved) => {
+        if (refusedSince !== undefined) log(`job server: the audit log takes entries again${moved > 0 ? `; ${moved} waiting ${moved === 1 ? "entry was" : "entries were"} moved into it` : ""}`);
+        refusedSince = undefined;
+      },
+      (e: unknown) => refused(e as Error),
     );
   await moveAudit();
   const auditRetry = setInterval(() => void moveAudit(), options.auditRetryMs ?? 5000);
