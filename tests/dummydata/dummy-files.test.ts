@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeDataset } from "../../src/engines/files/index.js";
 import type { Row } from "../../src/engines/types.js";
-import { chosenDsn } from "../../src/cli/data-source.js";
+import { backendOptions, chosenDsn } from "../../src/cli/data-source.js";
 import { ROOT, enclave, ensureBuilt, removeStudies, study } from "../cli/helpers.js";
 
 beforeAll(ensureBuilt, 120_000);
@@ -272,9 +272,15 @@ describe.concurrent("generate-dataset --dummy-data-file", { timeout: 60_000 }, (
     });
   }
 
-  it("is taken over DATABASE_URL, as --dummy-tables is", () => {
-    expect(chosenDsn({ dummyDataFile: "dummy.csv" }, { DATABASE_URL: "sqlite:///backend.db" })).toBeUndefined();
-    expect(chosenDsn({}, { DATABASE_URL: "sqlite:///backend.db" })).toBe("sqlite:///backend.db");
+  it("is ignored where DATABASE_URL is set (a backend), as --dummy-tables is, and as ehrQL ignores it there", () => {
+    const notes: string[] = [];
+    const inBackend = backendOptions({ dummyDataFile: "dummy.csv" }, { DATABASE_URL: "sqlite:///backend.db" }, (t) => notes.push(t));
+    expect(inBackend.dummyDataFile).toBeUndefined();
+    expect(chosenDsn(inBackend, { DATABASE_URL: "sqlite:///backend.db" })).toBe("sqlite:///backend.db");
+    expect(notes).toEqual(["note: DATABASE_URL is set, so this runs against that database; --dummy-data-file dummy.csv is for dummy data on your own machine, and ignored here"]);
+    // On one's own machine (no DATABASE_URL, or an empty one) it is the dataset.
+    expect(backendOptions({ dummyDataFile: "dummy.csv" }, { DATABASE_URL: "" }).dummyDataFile).toBe("dummy.csv");
+    expect(chosenDsn({ dummyDataFile: "dummy.csv" }, {})).toBeUndefined();
   });
 
   for (const [other, message] of [
