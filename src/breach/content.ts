@@ -12,7 +12,7 @@
 // complete lines (enough for a header and thousands of rows); a larger
 // Parquet or Arrow file cannot be cut, and is flagged unread. Other binary
 // formats (Stata, R, Excel, SAS, SPSS) are not read: known_output and
-// output_path still find them.
+// output_path still find them, and the scan names them in a warning.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -46,6 +46,14 @@ const TABLE_EXTENSIONS: Record<string, Format> = {
 };
 // Names under which a Parquet or Arrow file may hide: read for their magic bytes.
 const OPAQUE_EXTENSIONS = new Set([".dat", ".data", ".bin", ".gz"]);
+
+// Data files in formats the content rules do not read: named in a warning, so that a clean report is not taken to cover them.
+const UNREAD_DATA_EXTENSIONS = new Set([".dta", ".rds", ".rda", ".rdata", ".xlsx", ".xls", ".xlsm", ".ods", ".sas7bdat", ".xpt", ".sav", ".zsav", ".pkl", ".pickle", ".npy", ".npz", ".h5", ".hdf5", ".sqlite", ".db", ".duckdb"]);
+
+/** Whether a path holds data in a format the content rules cannot read (Stata, R, Excel, SAS, SPSS, pickles, databases). */
+export function isUnreadDataPath(p: string): boolean {
+  return UNREAD_DATA_EXTENSIONS.has(extensionOf(p));
+}
 
 function extensionOf(p: string): string {
   return path.posix.extname(p).toLowerCase();

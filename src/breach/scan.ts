@@ -20,7 +20,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { type OutputLevel, matchesPattern, outputPatterns, parseProject } from "../pipeline/project.js";
-import { type ContentFinding, DEFAULT_CONTENT_LIMIT, checkContent, isContentPath } from "./content.js";
+import { type ContentFinding, DEFAULT_CONTENT_LIMIT, checkContent, isContentPath, isUnreadDataPath } from "./content.js";
 import { catFile, git, objectSizes, openRepository } from "./git.js";
 import { type KnownOutput, type KnownOutputs, loadManifests, loadReleased } from "./known.js";
 import { type History, pairKey, replayTrees, unpairKey, walkHistory } from "./walk.js";
@@ -110,6 +110,11 @@ export async function scanRepository(repo: string, options: ScanOptions = {}): P
     }
   }
 
+  const unread = h.paths.filter(isUnreadDataPath).sort();
+  if (unread.length > 0) {
+    const shown = unread.slice(0, 5).join(", ");
+    warnings.push(`${unread.length === 1 ? "1 data file" : `${unread.length} data files`} in the history ${unread.length === 1 ? "is" : "are"} in a format the content rules do not read (Stata, R, Excel, SAS, SPSS, pickles, databases): ${shown}${unread.length > 5 ? `, and ${unread.length - 5} more` : ""}; only their hashes and paths were checked: look at them`);
+  }
   const patterns = await projectPatterns(repository.dir, h, warnings);
   const pathRule = h.paths.map((p) => outputPathMessage(p, patterns, known));
 

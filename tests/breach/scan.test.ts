@@ -209,6 +209,18 @@ describe("breach scan", { timeout: 60_000 }, () => {
     expect(text).toContain("enclave breach clean study --blob ");
   });
 
+  it("names data files it cannot read (Stata, R, Excel...), even ones deleted since", async () => {
+    const repo = Repo.init();
+    repo.commit("exports", { "analysis/extract.dta": "\x72\x00stata-ish bytes", "analysis/model.rds": "R data", "notes.md": "hi\n" });
+    repo.git("rm", "--quiet", "analysis/extract.dta");
+    repo.git("commit", "--quiet", "-m", "remove the export");
+    const r = await scanRepository(repo.dir);
+    expect(r.report.findings).toEqual([]);
+    expect(r.warnings).toEqual([
+      "2 data files in the history are in a format the content rules do not read (Stata, R, Excel, SAS, SPSS, pickles, databases): analysis/extract.dta, analysis/model.rds; only their hashes and paths were checked: look at them",
+    ]);
+  });
+
   it("walks reflogs only when asked: an amended commit is in this clone alone", async () => {
     const repo = Repo.init();
     repo.commit("start", { "README.md": "hi\n" });
