@@ -339,7 +339,7 @@ export class AirlockStore {
 
   /** Opens (creating and migrating if need be) the store at a SQLite path, `sqlite://path`, `:memory:`, or a postgres(ql):// URL. */
   static async open(target: string, options: OpenOptions = {}): Promise<AirlockStore> {
-    const db = await openDb(target, { schema: options.schema, lockName: "enclave.airlock", noFile: () => new Error("the airlock store needs a file: sqlite:///path/to/airlock.db") });
+    const db = await openDb(target, { schema: options.schema, lockName: "enclave.airlock", noFile: () => new Error("the airlock store needs a file: sqlite:///path/to/airlock.db"), cannotOpen: (why) => new Error(`the airlock's database: ${why}`) });
     try {
       const applied = await migrate(db, MIGRATIONS, MIGRATIONS_TABLE);
       return new AirlockStore(db, options.clock ?? (() => new Date()), applied);

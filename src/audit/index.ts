@@ -346,7 +346,8 @@ class SqliteStore implements Store {
       // The timeout is how long an appender waits for another one's write lock.
       db = new Database(file, { fileMustExist: !create && file !== ":memory:", timeout: 30_000 });
     } catch (e) {
-      if ((e as { code?: string }).code === "SQLITE_CANTOPEN") throw new AuditError(`there is no audit log at ${file}`);
+      if (/directory does not exist/i.test((e as Error).message)) throw new AuditError(`cannot open the audit log ${file}: its folder does not exist (create it first)`);
+      if ((e as { code?: string }).code === "SQLITE_CANTOPEN") throw new AuditError(create ? `cannot open the audit log ${file}: it cannot be created or opened there (check the folder's permissions)` : `there is no audit log at ${file}`);
       throw e;
     }
     // WAL: readers (verify, show) never block appenders, nor the other way round.
@@ -402,7 +403,19 @@ class PostgresStore implements Store {
     // seq as a number, not the string pg gives for BIGINT.
     const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 20 ? (v: string) => Number(v) : pgApi().types.getTypeParser(oid, format as "text")) } as pgTypes.CustomTypesConfig;
     const client = new (pgApi().Client)({ connectionString: url, types });
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (e) {
+      let where = "the PostgreSQL server given";
+      try {
+        const u = new URL(url);
+        if (u.password !== "") u.password = "***";
+        where = u.toString();
+      } catch {
+        // An unparsable URL is not repeated: it may hold a password.
+      }
+      throw new AuditError(`cannot open the audit log: cannot connect to ${where}: ${(e as Error).message}`);
+    }
     try {
       if (schema) await client.query(`SET search_path TO "${schema.replace(/"/g, '""')}"`);
       await client.query("BEGIN");

@@ -8,6 +8,7 @@
 // keeps state this way; the airlock imports it (never the reverse).
 
 import { createRequire } from "node:module";
+import * as path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type pgTypes from "pg";
 
@@ -121,13 +122,19 @@ export interface DbOptions {
   lockName: string;
   /** The error for a `sqlite://` target without a file: each service names its own store and example path. */
   noFile: () => Error;
+  /** The error for a SQLite file that cannot be opened (its folder missing, say), from the reason. */
+  cannotOpen: (why: string) => Error;
 }
 
 /** Opens a SQLite path (`sqlite://path` or a plain path, `:memory:` included) or a postgres(ql):// URL. */
 export async function openDb(target: string, options: DbOptions): Promise<Db> {
   if (/^postgres(ql)?:\/\//i.test(target)) {
     const client = new (pgApi().Client)({ connectionString: target });
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (e) {
+      throw options.cannotOpen(`cannot connect to ${withoutPassword(target)}: ${(e as Error).message}`);
+    }
     try {
       if (options.schema) {
         const quoted = `"${options.schema.replace(/"/g, '""')}"`;
@@ -146,7 +153,12 @@ export async function openDb(target: string, options: DbOptions): Promise<Db> {
   }
   const file = target.startsWith("sqlite://") ? target.slice("sqlite://".length) : target;
   if (file === "") throw options.noFile();
-  const sqlite = new (sqliteApi())(file, { timeout: SQLITE_BUSY_MS });
+  let sqlite: BetterSqlite3.Database;
+  try {
+    sqlite = new (sqliteApi())(file, { timeout: SQLITE_BUSY_MS });
+  } catch (e) {
+    throw options.cannotOpen(sqliteOpenProblem(file, e));
+  }
   if (file !== ":memory:") sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("foreign_keys = ON");
   return new SqliteDb(sqlite, file === ":memory:" ? undefined : file);
@@ -183,4 +195,23 @@ export async function migrate(db: Db, migrations: readonly Migration[], table: s
 export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
+}
+
+/** Why better-sqlite3 could not open `file`, in words that say what to do. */
+export function sqliteOpenProblem(file: string, e: unknown): string {
+  const message = (e as Error).message ?? String(e);
+  if (/directory does not exist/i.test(message)) return `cannot open ${file}: the folder ${path.dirname(path.resolve(file))} does not exist (create it first)`;
+  if ((e as { code?: unknown }).code === "SQLITE_CANTOPEN") return `cannot open ${file}: it cannot be created or opened there (check the folder's permissions)`;
+  return `cannot open ${file}: ${message}`;
+}
+
+/** A postgres:// URL fit to print: its password replaced. */
+export function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return "the PostgreSQL server given";
+  }
 }

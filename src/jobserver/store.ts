@@ -419,6 +419,7 @@ export class Store {
       // Named for the migrations, though every write transaction takes it: renaming it would let an older process write alongside.
       lockName: "enclave.jobserver.migrations",
       noFile: () => new StoreError("the store needs a file: sqlite:///path/to/enclave.db"),
+      cannotOpen: (why) => new StoreError(`the job server's database: ${why}`),
     });
     try {
       const applied = await migrate(db, MIGRATIONS, "schema_migrations");

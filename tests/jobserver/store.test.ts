@@ -681,6 +681,22 @@ describe("enclave admin", () => {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
+  it("says which database cannot be opened, and why, and changes nothing", () => {
+    const missing = path.join(tmp, "no-such-folder");
+    const store = run(["admin", "create-org", "X", "--db", path.join(missing, "x.db"), "--audit-db", path.join(tmp, "other-audit.db")]);
+    expect([store.code, store.stderr]).toEqual([1, `error: the job server's database: cannot open ${path.join(missing, "x.db")}: the folder ${missing} does not exist (create it first)\n`]);
+    const log = run(["admin", "create-org", "X", "--db", path.join(tmp, "other.db"), "--audit-db", path.join(missing, "a.db")]);
+    expect([log.code, log.stderr]).toEqual([1, `error: cannot open the audit log ${path.join(missing, "a.db")}: its folder does not exist (create it first)\n`]);
+    // The log is opened first: the store was not even created.
+    expect(fs.existsSync(path.join(tmp, "other.db"))).toBe(false);
+    expect(fs.existsSync(missing)).toBe(false);
+    // A server that cannot be reached: named, without its password.
+    const down = run(["admin", "create-org", "X", "--db", "postgresql://ops:s3cret-pw@127.0.0.1:1/jobs", "--audit-db", path.join(tmp, "other-audit.db")]);
+    expect([down.code, down.stderr]).toEqual([1, "error: the job server's database: cannot connect to postgresql://ops:***@127.0.0.1:1/jobs: connect ECONNREFUSED 127.0.0.1:1\n"]);
+    const logDown = run(["admin", "create-org", "X", "--db", path.join(tmp, "other.db"), "--audit-db", "postgresql://ops:s3cret-pw@127.0.0.1:1/audit"]);
+    expect([logDown.code, logDown.stderr]).toEqual([1, "error: cannot open the audit log: cannot connect to postgresql://ops:***@127.0.0.1:1/audit: connect ECONNREFUSED 127.0.0.1:1\n"]);
+  });
+
   it("changes the store, logs every change, and the log verifies", async () => {
     const user = run(["admin", "create-user", "alice", "--staff", "--password-stdin", "--actor", "operator"], "s3cret pass\n");
     expect(user, user.stderr).toMatchObject({ code: 0, stdout: "created user alice\n" });
