@@ -350,6 +350,11 @@ class SqliteStore implements Store {
       if ((e as { code?: string }).code === "SQLITE_CANTOPEN") throw new AuditError(create ? `cannot open the audit log ${file}: it cannot be created or opened there (check the folder's permissions)` : `there is no audit log at ${file}`);
       throw e;
     }
+    // A reader (create false) given some other SQLite file must not turn it into an audit log.
+    if (!create && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'").get() === undefined) {
+      db.close();
+      throw new AuditError(`${file} holds no audit log (it is a SQLite file, but not one the audit log writes)`);
+    }
     // WAL: readers (verify, show) never block appenders, nor the other way round.
     if (file !== ":memory:") db.pragma("journal_mode = WAL");
     db.exec(`

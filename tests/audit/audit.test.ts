@@ -331,6 +331,16 @@ describe("enclave audit", () => {
     const missing = await enclave(["audit", "verify", "--db", path.join(cwd, "none.db")], { cwd });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/error: there is no audit log at/);
+    // Some other SQLite file is refused, and left as it was.
+    const other = path.join(cwd, "other.db");
+    const plain = new Database(other);
+    plain.exec("CREATE TABLE t (x INTEGER)");
+    plain.close();
+    const notALog = await enclave(["audit", "head", "--db", other], { cwd });
+    expect([notALog.code, notALog.stderr]).toEqual([1, `error: ${other} holds no audit log (it is a SQLite file, but not one the audit log writes)\n`]);
+    const after = new Database(other);
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([{ name: "t" }]);
+    after.close();
 
     const a1 = await enclave(["audit", "append", "--db", db, "--actor", "system", "--action", "project.status", "--subject", "project:1", "--details", '{"to":"retired"}'], { cwd });
     expect(a1).toMatchObject({ code: 0 });
