@@ -202,7 +202,7 @@ async function clean(repo: string, options: CleanCommandOptions): Promise<void> 
     if (store !== undefined) await store.recordAudit(cleaned);
     else await log?.append(cleaned);
   } catch (e) {
-    process.stderr.write(`warning: the incident could not be written to the audit log ${target}: ${(e as Error).message}\n`);
+    process.stderr.write(`warning: the clean could not be recorded for the audit log${target ? ` ${target}` : ""}: ${(e as Error).message}\n`);
   }
   try {
     if (store !== undefined && result?.verified === true) {

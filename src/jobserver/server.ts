@@ -1,8 +1,9 @@
 // Starting and stopping the job server: opens the store and the audit log
 // (unless given them), moves audit entries a crash left in the store into the
-// log (and keeps doing so, should the log fail for a while), wires the middleware, the pages, the JSON API, the
-// agent protocol and the backend services' protocol to one router, and listens
-// (on 127.0.0.1 unless told otherwise).
+// log (and keeps doing so, should the log fail for a while), wires the
+// middleware, the pages, the JSON API, the agent protocol and the backend
+// services' protocol to one router, and listens (on 127.0.0.1 unless told
+// otherwise).
 
 import { createServer } from "node:http";
 import * as path from "node:path";
