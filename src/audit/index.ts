@@ -97,6 +97,12 @@ export interface OpenOptions {
   create?: boolean;
   /** PostgreSQL: the schema that holds the table (default: the search_path). */
   schema?: string;
+  /**
+   * How many of the latest entries keep their key (default 100,000): an older
+   * key is forgotten, so that the keys stay few. A key guards only the
+   * moment between an append and its outbox's delete.
+   */
+  keyRetention?: number;
 }
 
 export class AuditError extends Error {
@@ -266,10 +272,12 @@ export class AuditLog {
    */
   static async open(target: string, options: OpenOptions = {}): Promise<AuditLog> {
     const clock = options.clock ?? (() => new Date());
-    if (/^postgres(ql)?:\/\//i.test(target)) return new AuditLog(await PostgresStore.open(target, options.schema), clock);
+    const retention = options.keyRetention ?? DEFAULT_KEY_RETENTION;
+    if (!Number.isSafeInteger(retention) || retention < 1) throw new AuditError(`keyRetention must be a whole number of entries, 1 or more, not ${retention}`);
+    if (/^postgres(ql)?:\/\//i.test(target)) return new AuditLog(await PostgresStore.open(target, options.schema, retention), clock);
     const file = target.startsWith("sqlite://") ? target.slice("sqlite://".length) : target;
     if (file === "") throw new AuditError("the audit log needs a file: sqlite:///path/to/audit.db");
-    return new AuditLog(SqliteStore.open(file, options.create ?? true), clock);
+    return new AuditLog(SqliteStore.open(file, options.create ?? true, retention), clock);
   }
 
   /** Adds an entry at the end, atomically, and returns it. */
@@ -325,6 +333,8 @@ function toEntry(r: StoredRow): AuditEntry {
 // The keys of keyed appends, beside the log: not part of any entry, so not
 // hashed; losing the table loses only idempotence, never an entry.
 const KEYS_TABLE = "CREATE TABLE IF NOT EXISTS audit_keys (key TEXT PRIMARY KEY, seq BIGINT NOT NULL)";
+const KEYS_INDEX = "CREATE INDEX IF NOT EXISTS audit_keys_by_seq ON audit_keys (seq)";
+const DEFAULT_KEY_RETENTION = 100_000;
 const KEYED_COLUMNS = COLUMNS.split(", ").map((c) => `l.${c}`).join(", ");
 
 function parseDetails(text: unknown): JsonObject {
@@ -337,9 +347,12 @@ function parseDetails(text: unknown): JsonObject {
 }
 
 class SqliteStore implements Store {
-  private constructor(private readonly db: BetterSqlite3.Database) {}
+  private constructor(
+    private readonly db: BetterSqlite3.Database,
+    private readonly keyRetention: number,
+  ) {}
 
-  static open(file: string, create: boolean): SqliteStore {
+  static open(file: string, create: boolean, keyRetention: number): SqliteStore {
     const Database = sqliteApi();
     let db: BetterSqlite3.Database;
     try {
@@ -360,12 +373,13 @@ class SqliteStore implements Store {
     db.exec(`
       ${createTable("INTEGER")};
       ${KEYS_TABLE};
+      ${KEYS_INDEX};
       CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
       CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
         BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     `);
-    return new SqliteStore(db);
+    return new SqliteStore(db, keyRetention);
   }
 
   async appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry, key?: string): Promise<AuditEntry> {
@@ -379,7 +393,10 @@ class SqliteStore implements Store {
       }
       const e = make(this.headNow());
       insert.run({ ...e, details: canonicalJson(e.details) });
-      if (key !== undefined) this.db.prepare("INSERT INTO audit_keys (key, seq) VALUES (?, ?)").run(key, e.seq);
+      if (key !== undefined) {
+        this.db.prepare("INSERT INTO audit_keys (key, seq) VALUES (?, ?)").run(key, e.seq);
+        this.db.prepare("DELETE FROM audit_keys WHERE seq <= ?").run(e.seq - this.keyRetention);
+      }
       return e;
     });
     return txn.immediate();
@@ -402,9 +419,12 @@ class SqliteStore implements Store {
 }
 
 class PostgresStore implements Store {
-  private constructor(private readonly client: pgTypes.Client) {}
+  private constructor(
+    private readonly client: pgTypes.Client,
+    private readonly keyRetention: number,
+  ) {}
 
-  static async open(url: string, schema?: string): Promise<PostgresStore> {
+  static async open(url: string, schema: string | undefined, keyRetention: number): Promise<PostgresStore> {
     // seq as a number, not the string pg gives for BIGINT.
     const types = { getTypeParser: (oid: number, format?: "text" | "binary") => (oid === 20 ? (v: string) => Number(v) : pgApi().types.getTypeParser(oid, format as "text")) } as pgTypes.CustomTypesConfig;
     const client = new (pgApi().Client)({ connectionString: url, types });
@@ -429,6 +449,7 @@ class PostgresStore implements Store {
       await client.query(`
         ${createTable("BIGINT")}`);
       await client.query(KEYS_TABLE);
+      await client.query(KEYS_INDEX);
       await client.query(`
         CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$`);
@@ -440,7 +461,7 @@ class PostgresStore implements Store {
       await client.end().catch(() => undefined);
       throw e;
     }
-    return new PostgresStore(client);
+    return new PostgresStore(client, keyRetention);
   }
 
   async appendLocked(make: (head: { seq: number; hash: string }) => AuditEntry, key?: string): Promise<AuditEntry> {
@@ -460,7 +481,10 @@ class PostgresStore implements Store {
       }
       const e = make(await this.head());
       await this.client.query(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [e.seq, e.timestamp, e.actor, e.action, e.subject, canonicalJson(e.details), e.prev_hash, e.hash]);
-      if (key !== undefined) await this.client.query("INSERT INTO audit_keys (key, seq) VALUES ($1, $2)", [key, e.seq]);
+      if (key !== undefined) {
+        await this.client.query("INSERT INTO audit_keys (key, seq) VALUES ($1, $2)", [key, e.seq]);
+        await this.client.query("DELETE FROM audit_keys WHERE seq <= $1", [e.seq - this.keyRetention]);
+      }
       await this.client.query("COMMIT");
       return e;
     } catch (err) {

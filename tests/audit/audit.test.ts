@@ -52,7 +52,7 @@ describe("canonical form", () => {
 
 /** A backend to tamper with: opens logs, and runs SQL (with ? parameters) behind the API's back. */
 interface Backend {
-  open(): Promise<AuditLog>;
+  open(options?: { keyRetention?: number }): Promise<AuditLog>;
   sql(text: string, params?: unknown[]): Promise<void>;
   dropTriggers(): Promise<void>;
   done(): Promise<void>;
@@ -62,7 +62,7 @@ function sqliteBackend(): Backend {
   const file = path.join(tmp(), "audit.db");
   const raw = (): Database.Database => new Database(file);
   return {
-    open: () => AuditLog.open(`sqlite://${file}`, { clock: ticking() }),
+    open: (options = {}) => AuditLog.open(`sqlite://${file}`, { clock: ticking(), ...options }),
     async sql(text, params = []) {
       const db = raw();
       try {
@@ -87,7 +87,7 @@ async function postgresBackend(url: string): Promise<Backend> {
   await admin.query(`CREATE SCHEMA "${schema}"`);
   await admin.query(`SET search_path TO "${schema}"`);
   return {
-    open: () => AuditLog.open(url, { schema, clock: ticking() }),
+    open: (options = {}) => AuditLog.open(url, { schema, clock: ticking(), ...options }),
     async sql(text, params = []) {
       let i = 0;
       await admin.query(
@@ -164,6 +164,20 @@ describe.each(BACKENDS)("%s", (_name, make) => {
     await Promise.all(logs.map((l) => l.close()));
     await b.done();
   }, 60_000);
+
+  it("forgets the keys of entries older than its key retention, and keeps the newer ones", async () => {
+    const b = await make();
+    const log = await b.open({ keyRetention: 3 });
+    for (let i = 1; i <= 10; i += 1) await log.append({ actor: "system", action: "test.entry", subject: `n:${i}`, key: `k${i}` });
+    // Among the last three: still guarded.
+    expect((await log.append({ actor: "system", action: "test.entry", subject: "again", key: "k8" })).seq).toBe(8);
+    // Older: forgotten, so appended anew.
+    expect((await log.append({ actor: "system", action: "test.entry", subject: "again", key: "k5" })).seq).toBe(11);
+    expect(await log.verify()).toMatchObject({ ok: true, entries: 11 });
+    await expect(AuditLog.open(":memory:", { keyRetention: 0 })).rejects.toThrow(/keyRetention must be a whole number/);
+    await log.close();
+    await b.done();
+  });
 
   it("keeps a given timestamp (the time of the change an entry was recorded with)", async () => {
     const b = await make();
