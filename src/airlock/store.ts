@@ -10,7 +10,7 @@
 // both judge the same state.
 
 import type { JsonObject } from "../audit/index.js";
-import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb } from "../jobserver/db.js";
+import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb, whereOf } from "../jobserver/db.js";
 import { RuleViolation } from "./errors.js";
 import { MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
 import type { CheckVerdict, Comment, FileGroup, FileKind, ReleaseRequest, RequestAggregate, RequestFile, ReviewSubmission, Visibility, Vote, VoteValue } from "./model.js";
@@ -115,22 +115,13 @@ export class AirlockTx {
   }
 
   async requests(filter: RequestFilter = {}): Promise<ReleaseRequest[]> {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (filter.workspace !== undefined) {
-      where.push("workspace = ?");
-      params.push(filter.workspace);
-    }
-    if (filter.author !== undefined) {
-      where.push("author = ?");
-      params.push(filter.author);
-    }
-    if (filter.statuses !== undefined) {
-      if (filter.statuses.length === 0) return [];
-      where.push(`status IN (${filter.statuses.map(() => "?").join(", ")})`);
-      params.push(...filter.statuses);
-    }
-    const sql = `SELECT ${REQUEST_COLUMNS} FROM requests${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id`;
+    if (filter.statuses?.length === 0) return [];
+    const { where, params } = whereOf([
+      filter.workspace !== undefined && ["workspace = ?", filter.workspace],
+      filter.author !== undefined && ["author = ?", filter.author],
+      filter.statuses !== undefined && [`status IN (${filter.statuses.map(() => "?").join(", ")})`, ...filter.statuses],
+    ]);
+    const sql = `SELECT ${REQUEST_COLUMNS} FROM requests WHERE ${where} ORDER BY id`;
     return (await this.db.all(sql, params)).map(toRequest);
   }
 

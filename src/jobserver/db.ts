@@ -192,6 +192,15 @@ export async function migrate(db: Db, migrations: readonly Migration[], table: s
   return applied;
 }
 
+/** One condition of a list query: its SQL with a `?` for each value after it; false or undefined for a filter not given. */
+export type Condition = readonly [clause: string, ...values: Param[]] | false | undefined;
+
+/** The WHERE clause (without the word) of the conditions given, ANDed, and their values in order; "1 = 1" when none is. */
+export function whereOf(conditions: readonly Condition[]): { where: string; params: Param[] } {
+  const given = conditions.filter((c): c is readonly [string, ...Param[]] => Array.isArray(c));
+  return { where: given.length > 0 ? given.map(([clause]) => clause).join(" AND ") : "1 = 1", params: given.flatMap(([, ...values]) => values) };
+}
+
 export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";

@@ -11,7 +11,7 @@
 
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { type AuditLog, type JsonObject, canonicalJson, checkAppendInput } from "../audit/index.js";
-import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb } from "./db.js";
+import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb, whereOf } from "./db.js";
 import { MIGRATIONS } from "./migrations.js";
 import { generateToken, hashPassword, hashToken, tokenMatches, verifyPassword } from "./passwords.js";
 import {
@@ -1323,17 +1323,8 @@ export class Store {
   /** Newest first, at most `limit`. */
   async listPublishRequests(filter: PublishRequestFilter = {}, limit = MAX_PAGE): Promise<PublishRequest[]> {
     if (filter.status !== undefined && !PUBLISH_STATUSES.includes(filter.status)) throw new StoreError(`unknown status ${JSON.stringify(filter.status)}: a publish request is ${PUBLISH_STATUSES.join(", ")}`);
-    const clauses: string[] = [];
-    const params: Param[] = [];
-    if (filter.status !== undefined) {
-      clauses.push("q.status = ?");
-      params.push(filter.status);
-    }
-    if (filter.workspace !== undefined) {
-      clauses.push("w.name = ?");
-      params.push(filter.workspace);
-    }
-    return this.serial(() => this.publishRequests(clauses.length > 0 ? clauses.join(" AND ") : "1 = 1", params, limit));
+    const { where, params } = whereOf([filter.status !== undefined && ["q.status = ?", filter.status], filter.workspace !== undefined && ["w.name = ?", filter.workspace]]);
+    return this.serial(() => this.publishRequests(where, params, limit));
   }
 
   /** Approves or rejects a pending request. Whether `by` may is api.ts's to decide; an approval for a restricted workspace is refused here. */
@@ -1461,14 +1452,8 @@ export class Store {
 
   /** Newest first; `open` keeps those not closed (true) or only closed ones (false). */
   listIncidents(filter: { open?: boolean; workspace?: string } = {}): Promise<Incident[]> {
-    const clauses: string[] = [];
-    const params: Param[] = [];
-    if (filter.open !== undefined) clauses.push(filter.open ? "i.closed IS NULL" : "i.closed IS NOT NULL");
-    if (filter.workspace !== undefined) {
-      clauses.push("w.name = ?");
-      params.push(filter.workspace);
-    }
-    return this.serial(() => this.incidents(clauses.length > 0 ? clauses.join(" AND ") : "1 = 1", params));
+    const { where, params } = whereOf([filter.open !== undefined && [filter.open ? "i.closed IS NULL" : "i.closed IS NOT NULL"], filter.workspace !== undefined && ["w.name = ?", filter.workspace]]);
+    return this.serial(() => this.incidents(where, params));
   }
 
   /** Closes an open incident with a note saying what was done; the workspace is no longer restricted once none is open. */
@@ -1651,21 +1636,14 @@ function toJob(r: Row): Job {
 
 /** The WHERE clause (on job_requests, unqualified) for a filter; a name that matches nothing matches no request. */
 function requestFilter(filter: JobRequestFilter): { where: string; params: Param[] } {
-  const clauses: string[] = [];
-  const params: Param[] = [];
-  const add = (clause: string, value: Param) => {
-    clauses.push(clause);
-    params.push(value);
-  };
-  if (filter.workspace !== undefined) add("workspace_id = (SELECT id FROM workspaces WHERE name = ?)", filter.workspace);
-  if (filter.project !== undefined) add("project_id = (SELECT id FROM projects WHERE number = ?)", filter.project);
-  if (filter.backend !== undefined) add("backend_id = (SELECT id FROM backends WHERE name = ?)", filter.backend);
-  if (filter.requester !== undefined) add("requester_id = (SELECT id FROM users WHERE username = ?)", filter.requester);
-  if (filter.status !== undefined) {
-    if (!REQUEST_STATUSES.includes(filter.status)) throw new StoreError(`unknown status ${JSON.stringify(filter.status)}: a job request is ${REQUEST_STATUSES.join(", ")}`);
-    add("status = ?", filter.status);
-  }
-  return { where: clauses.length > 0 ? clauses.join(" AND ") : "1 = 1", params };
+  if (filter.status !== undefined && !REQUEST_STATUSES.includes(filter.status)) throw new StoreError(`unknown status ${JSON.stringify(filter.status)}: a job request is ${REQUEST_STATUSES.join(", ")}`);
+  return whereOf([
+    filter.workspace !== undefined && ["workspace_id = (SELECT id FROM workspaces WHERE name = ?)", filter.workspace],
+    filter.project !== undefined && ["project_id = (SELECT id FROM projects WHERE number = ?)", filter.project],
+    filter.backend !== undefined && ["backend_id = (SELECT id FROM backends WHERE name = ?)", filter.backend],
+    filter.requester !== undefined && ["requester_id = (SELECT id FROM users WHERE username = ?)", filter.requester],
+    filter.status !== undefined && ["status = ?", filter.status],
+  ]);
 }
 
 function checkAgent(agent: string): void {
