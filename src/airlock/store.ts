@@ -10,7 +10,7 @@
 // both judge the same state.
 
 import type { JsonObject } from "../audit/index.js";
-import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb, whereOf } from "../jobserver/db.js";
+import { type Db, type Param, type Row, isUniqueViolation, openMigrated, whereOf } from "../jobserver/db.js";
 import { RuleViolation } from "./errors.js";
 import { MIGRATIONS, MIGRATIONS_TABLE } from "./migrations.js";
 import type { CheckVerdict, Comment, FileGroup, FileKind, ReleaseRequest, RequestAggregate, RequestFile, ReviewSubmission, Visibility, Vote, VoteValue } from "./model.js";
@@ -330,14 +330,13 @@ export class AirlockStore {
 
   /** Opens (creating and migrating if need be) the store at a SQLite path, `sqlite://path`, `:memory:`, or a postgres(ql):// URL. */
   static async open(target: string, options: OpenOptions = {}): Promise<AirlockStore> {
-    const db = await openDb(target, { schema: options.schema, lockName: "enclave.airlock", noFile: () => new Error("the airlock store needs a file: sqlite:///path/to/airlock.db"), cannotOpen: (why) => new Error(`the airlock's database: ${why}`) });
-    try {
-      const applied = await migrate(db, MIGRATIONS, MIGRATIONS_TABLE);
-      return new AirlockStore(db, options.clock ?? (() => new Date()), applied);
-    } catch (e) {
-      await db.close().catch(() => undefined);
-      throw e;
-    }
+    const { db, applied } = await openMigrated(
+      target,
+      { schema: options.schema, lockName: "enclave.airlock", noFile: () => new Error("the airlock store needs a file: sqlite:///path/to/airlock.db"), cannotOpen: (why) => new Error(`the airlock's database: ${why}`) },
+      MIGRATIONS,
+      MIGRATIONS_TABLE,
+    );
+    return new AirlockStore(db, options.clock ?? (() => new Date()), applied);
   }
 
   async close(): Promise<void> {

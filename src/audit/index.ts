@@ -317,6 +317,17 @@ export class AuditLog {
   }
 }
 
+/** A postgres:// URL fit to print: its password replaced; one that does not parse is not repeated, as it may hold one. */
+export function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return "the PostgreSQL server given";
+  }
+}
+
 function toEntry(r: StoredRow): AuditEntry {
   return {
     seq: Number(r.seq),
@@ -431,15 +442,7 @@ class PostgresStore implements Store {
     try {
       await client.connect();
     } catch (e) {
-      let where = "the PostgreSQL server given";
-      try {
-        const u = new URL(url);
-        if (u.password !== "") u.password = "***";
-        where = u.toString();
-      } catch {
-        // An unparsable URL is not repeated: it may hold a password.
-      }
-      throw new AuditError(`cannot open the audit log: cannot connect to ${where}: ${(e as Error).message}`);
+      throw new AuditError(`cannot open the audit log: cannot connect to ${withoutPassword(url)}: ${(e as Error).message}`);
     }
     try {
       if (schema) await client.query(`SET search_path TO "${schema.replace(/"/g, '""')}"`);

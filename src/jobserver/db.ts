@@ -9,6 +9,7 @@
 
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import { withoutPassword } from "../audit/index.js";
 import type BetterSqlite3 from "better-sqlite3";
 import type pgTypes from "pg";
 
@@ -201,6 +202,17 @@ export function whereOf(conditions: readonly Condition[]): { where: string; para
   return { where: given.length > 0 ? given.map(([clause]) => clause).join(" AND ") : "1 = 1", params: given.flatMap(([, ...values]) => values) };
 }
 
+/** Opens the database and applies its migrations (see migrate); closes it again if they fail. */
+export async function openMigrated(target: string, options: DbOptions, migrations: readonly Migration[], table: string): Promise<{ db: Db; applied: number[] }> {
+  const db = await openDb(target, options);
+  try {
+    return { db, applied: await migrate(db, migrations, table) };
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw e;
+  }
+}
+
 export function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
@@ -212,15 +224,4 @@ export function sqliteOpenProblem(file: string, e: unknown): string {
   if (/directory does not exist/i.test(message)) return `cannot open ${file}: the folder ${path.dirname(path.resolve(file))} does not exist (create it first)`;
   if ((e as { code?: unknown }).code === "SQLITE_CANTOPEN") return `cannot open ${file}: it cannot be created or opened there (check the folder's permissions)`;
   return `cannot open ${file}: ${message}`;
-}
-
-/** A postgres:// URL fit to print: its password replaced. */
-export function withoutPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== "") u.password = "***";
-    return u.toString();
-  } catch {
-    return "the PostgreSQL server given";
-  }
 }

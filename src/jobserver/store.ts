@@ -11,7 +11,7 @@
 
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { type AuditLog, type JsonObject, canonicalJson, checkAppendInput } from "../audit/index.js";
-import { type Db, type Param, type Row, isUniqueViolation, migrate, openDb, whereOf } from "./db.js";
+import { type Db, type Param, type Row, isUniqueViolation, openMigrated, whereOf } from "./db.js";
 import { MIGRATIONS } from "./migrations.js";
 import { generateToken, hashPassword, hashToken, tokenMatches, verifyPassword } from "./passwords.js";
 import {
@@ -414,20 +414,14 @@ export class Store {
 
   /** Opens (creating and migrating if need be) the store at a SQLite path, `sqlite://path`, or a postgres(ql):// URL. */
   static async open(target: string, options: OpenOptions = {}): Promise<Store> {
-    const db = await openDb(target, {
+    const { db, applied } = await openMigrated(target, {
       schema: options.schema,
       // Named for the migrations, though every write transaction takes it: renaming it would let an older process write alongside.
       lockName: "enclave.jobserver.migrations",
       noFile: () => new StoreError("the store needs a file: sqlite:///path/to/enclave.db"),
       cannotOpen: (why) => new StoreError(`the job server's database: ${why}`),
-    });
-    try {
-      const applied = await migrate(db, MIGRATIONS, "schema_migrations");
-      return new Store(db, options.clock ?? (() => new Date()), applied, db.file);
-    } catch (e) {
-      await db.close().catch(() => undefined);
-      throw e;
-    }
+    }, MIGRATIONS, "schema_migrations");
+    return new Store(db, options.clock ?? (() => new Date()), applied, db.file);
   }
 
   async close(): Promise<void> {
